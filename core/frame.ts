@@ -1,0 +1,189 @@
+/**
+ * sealmq frame v1 (DESIGN.md §4, docs/PROTOCOL.md): encrypt-then-MAC with AES-128-CBC and HMAC-SHA256,
+ * a derived IV, and a MAC that binds the frame to its device and channel. Pure functions over injected
+ * primitives, in the Espruino-safe subset: the board and the host run this very file.
+ */
+import { ascii, concat, constantTimeEqual } from './bytes.js';
+import { hkdfExpand, hkdfExtract } from './hkdf.js';
+import { hmac } from './hmac.js';
+import { pad16, unpad16 } from './pkcs7.js';
+import { CorePrimitives } from './primitives.js';
+import { isStale, replayCheck, replayUpdate, ReplayWindow, emptyWindow } from './replay.js';
+
+export const FRAME_VERSION = 1;
+export const HEADER_LEN = 7;
+export const TAG_LEN = 16;
+/** Smallest frame: header + one cipher block + tag. */
+export const MIN_FRAME_LEN = HEADER_LEN + 16 + TAG_LEN;
+export const MAX_COUNTER = 4294967295;
+/** DESIGN.md §3: HKDF salt. */
+export const KDF_SALT = 'sealmq/1';
+
+export interface FrameKeys {
+  enc: Uint8Array;
+  mac: Uint8Array;
+  iv: Uint8Array;
+}
+
+/** 'up' = 0, 'down' = 1 in flags bit 0. */
+export function directionBit(direction: string): number {
+  if (direction === 'up') return 0;
+  if (direction === 'down') return 1;
+  throw new Error('direction must be "up" or "down"');
+}
+
+/** DESIGN.md §3: enc/mac/iv keys for (device, direction, epoch) from the 32-byte root secret. */
+export function deriveKeys(p: CorePrimitives, root: Uint8Array, deviceId: string, direction: string, epoch: number): FrameKeys {
+  directionBit(direction);
+  if (!(epoch >= 0 && epoch <= 255 && epoch === Math.floor(epoch))) throw new Error('epoch must be 0..255');
+  const prk = hkdfExtract(p.sha256, ascii(KDF_SALT), root, p.hmacSha256);
+  const suffix = ':' + direction + ':' + epoch + ':' + deviceId;
+  return {
+    enc: hkdfExpand(p.sha256, prk, ascii('enc' + suffix), 16, p.hmacSha256),
+    mac: hkdfExpand(p.sha256, prk, ascii('mac' + suffix), 32, p.hmacSha256),
+    iv: hkdfExpand(p.sha256, prk, ascii('iv' + suffix), 16, p.hmacSha256),
+  };
+}
+
+/** The 7-byte header. */
+export function encodeHeader(direction: string, epoch: number, counter: number): Uint8Array {
+  if (!(counter >= 1 && counter <= MAX_COUNTER && counter === Math.floor(counter))) throw new Error('counter must be 1..2^32-1');
+  if (!(epoch >= 0 && epoch <= 255 && epoch === Math.floor(epoch))) throw new Error('epoch must be 0..255');
+  const h = new Uint8Array(HEADER_LEN);
+  h[0] = FRAME_VERSION;
+  h[1] = directionBit(direction);
+  h[2] = epoch;
+  h[3] = (counter >>> 24) & 255;
+  h[4] = (counter >>> 16) & 255;
+  h[5] = (counter >>> 8) & 255;
+  h[6] = counter & 255;
+  return h;
+}
+
+/** IV = AES-128-ECB(K_iv, header ‖ 9 zero bytes): unique per (key, counter), unpredictable (SP 800-38A App. C). */
+export function frameIv(p: CorePrimitives, ivKey: Uint8Array, header: Uint8Array): Uint8Array {
+  const block = new Uint8Array(16);
+  block.set(header.subarray(0, HEADER_LEN), 0);
+  return p.cbcEncrypt(ivKey, new Uint8Array(16), block);
+}
+
+/** M = header ‖ len(id) ‖ id ‖ len(channel) ‖ channel ‖ ciphertext. */
+export function macInput(header: Uint8Array, deviceId: string, channel: string, ciphertext: Uint8Array): Uint8Array {
+  const id = ascii(deviceId);
+  const ch = ascii(channel);
+  if (id.length > 255 || ch.length > 255) throw new Error('device id or channel too long');
+  return concat([header.subarray(0, HEADER_LEN), new Uint8Array([id.length]), id, new Uint8Array([ch.length]), ch, ciphertext]);
+}
+
+export function frameTag(p: CorePrimitives, macKey: Uint8Array, m: Uint8Array): Uint8Array {
+  const full = p.hmacSha256 ? p.hmacSha256(macKey, m) : hmac(p.sha256, 64, macKey, m);
+  return full.subarray(0, TAG_LEN);
+}
+
+/** Seals plaintext bytes into one frame. The caller owns counter uniqueness (see firmware/counter.ts). */
+export function seal(p: CorePrimitives, keys: FrameKeys, deviceId: string, channel: string, direction: string,
+  epoch: number, counter: number, plaintext: Uint8Array): Uint8Array {
+  const header = encodeHeader(direction, epoch, counter);
+  const iv = frameIv(p, keys.iv, header);
+  const ct = p.cbcEncrypt(keys.enc, iv, pad16(plaintext));
+  const tag = frameTag(p, keys.mac, macInput(header, deviceId, channel, ct));
+  return concat([header, ct, tag]);
+}
+
+export interface ParsedFrame {
+  direction: string;
+  epoch: number;
+  counter: number;
+  header: Uint8Array;
+  ciphertext: Uint8Array;
+  tag: Uint8Array;
+}
+
+/** Step 1 of the receiver order: length, version, flags, counter ≠ 0. Returns the reason string on failure. */
+export function parseFrame(frame: Uint8Array): ParsedFrame | string {
+  if (frame.length < MIN_FRAME_LEN || (frame.length - HEADER_LEN - TAG_LEN) % 16 !== 0) return 'malformed';
+  if (frame[0] !== FRAME_VERSION) return 'malformed';
+  if ((frame[1] & 0xfe) !== 0) return 'malformed';
+  const counter = ((frame[3] << 24) >>> 0) + (frame[4] << 16) + (frame[5] << 8) + frame[6];
+  if (counter === 0) return 'malformed';
+  return {
+    direction: frame[1] & 1 ? 'down' : 'up',
+    epoch: frame[2],
+    counter: counter,
+    header: frame.subarray(0, HEADER_LEN),
+    ciphertext: frame.subarray(HEADER_LEN, frame.length - TAG_LEN),
+    tag: frame.subarray(frame.length - TAG_LEN),
+  };
+}
+
+export interface OpenResult {
+  ok: boolean;
+  /** Set when ok is false: malformed, wrong-direction, old-epoch, stale, bad-tag, replay, bad-padding. */
+  reason?: string;
+  direction?: string;
+  epoch?: number;
+  counter?: number;
+  plaintext?: Uint8Array;
+}
+
+/** Tag check (constant time) then IV, decrypt, padding. No replay logic: see receive(). */
+export function openParsed(p: CorePrimitives, keys: FrameKeys, deviceId: string, channel: string, f: ParsedFrame): OpenResult {
+  const tag = frameTag(p, keys.mac, macInput(f.header, deviceId, channel, f.ciphertext));
+  if (!constantTimeEqual(tag, f.tag)) return { ok: false, reason: 'bad-tag' };
+  return decryptParsed(p, keys, f);
+}
+
+function decryptParsed(p: CorePrimitives, keys: FrameKeys, f: ParsedFrame): OpenResult {
+  const iv = frameIv(p, keys.iv, f.header);
+  const pt = unpad16(p.cbcDecrypt(keys.enc, iv, f.ciphertext));
+  if (!pt) return { ok: false, reason: 'bad-padding' };
+  return { ok: true, direction: f.direction, epoch: f.epoch, counter: f.counter, plaintext: pt };
+}
+
+/** Opens one frame with no replay state (the `sealmq frame open` debugging tool). */
+export function open(p: CorePrimitives, keys: FrameKeys, deviceId: string, channel: string, frame: Uint8Array): OpenResult {
+  const f = parseFrame(frame);
+  if (typeof f === 'string') return { ok: false, reason: f };
+  return openParsed(p, keys, deviceId, channel, f);
+}
+
+/** Per (device, direction) receive state: current key epoch and its replay window. */
+export interface ReceiveState {
+  epoch: number;
+  window: ReplayWindow;
+}
+
+export function initialReceiveState(epoch: number): ReceiveState {
+  return { epoch: epoch, window: emptyWindow() };
+}
+
+export interface ReceiveResult extends OpenResult {
+  /** The state to persist BEFORE delivering the plaintext; set whenever the tag passed. */
+  state?: ReceiveState;
+}
+
+/**
+ * The receiver order of DESIGN.md §4, each step failing closed with its own reason:
+ * length/version/flags → epoch not below current → counter not left of window → tag (constant time)
+ * → replay check-and-update → IV, decrypt, padding. The caller decodes JSON after persisting `state`.
+ * keysFor(epoch) returns the keys for that epoch, or null when the epoch is unknown or revoked.
+ */
+export function receive(p: CorePrimitives, keysFor: (epoch: number) => FrameKeys | null, deviceId: string,
+  channel: string, expectDirection: string, st: ReceiveState, frame: Uint8Array): ReceiveResult {
+  const f = parseFrame(frame);
+  if (typeof f === 'string') return { ok: false, reason: f };
+  if (f.direction !== expectDirection) return { ok: false, reason: 'wrong-direction' };
+  if (f.epoch < st.epoch) return { ok: false, reason: 'old-epoch' };
+  const sameEpoch = f.epoch === st.epoch;
+  const w = sameEpoch ? st.window : emptyWindow();
+  if (isStale(w, f.counter)) return { ok: false, reason: 'stale' };
+  const keys = keysFor(f.epoch);
+  if (!keys) return { ok: false, reason: 'unknown-epoch' };
+  const tag = frameTag(p, keys.mac, macInput(f.header, deviceId, channel, f.ciphertext));
+  if (!constantTimeEqual(tag, f.tag)) return { ok: false, reason: 'bad-tag' };
+  if (replayCheck(w, f.counter) !== 'ok') return { ok: false, reason: 'replay' };
+  const next: ReceiveState = { epoch: f.epoch, window: replayUpdate(w, f.counter) };
+  const r: ReceiveResult = decryptParsed(p, keys, f);
+  r.state = next;
+  return r;
+}

@@ -1,0 +1,46 @@
+// sealmq's command line: a thin layer over the library. Each command lives in host/commands/<name>.ts
+// and exports register(program). Errors become one line on stderr and a meaningful exit code (host/errors.ts).
+import { Command, CommanderError } from 'commander';
+import { EXIT, SealmqError } from './errors.js';
+import { register as registerFrame } from './commands/frame.js';
+import { register as registerBuild } from './commands/build.js';
+import { register as registerEmulate } from './commands/emulate.js';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+
+export function makeProgram(): Command {
+  const program = new Command();
+  program
+    .name('sealmq')
+    .description('Sealed sensor telemetry for Espruino boards: build, flash, provision, verify, attack and measure.')
+    .version(pkg.version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerBuild(program);
+  registerFrame(program);
+  registerEmulate(program);
+  return program;
+}
+
+/** Runs a command action, turning thrown errors into one clear line and an exit code. */
+export function reportError(e: unknown): number {
+  if (e instanceof SealmqError) {
+    process.stderr.write(`sealmq: ${e.message}${e.hint ? `\n  → ${e.hint}` : ''}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+  const err = e as Error;
+  process.stderr.write(`sealmq: internal error: ${err && err.stack ? err.stack : String(e)}\n`);
+  return EXIT.INTERNAL;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await makeProgram().parseAsync(argv);
+  } catch (e) {
+    process.exitCode = reportError(e);
+  }
+}
+
+await main(process.argv);
