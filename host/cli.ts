@@ -5,6 +5,9 @@ import { EXIT, SealmqError } from './errors.js';
 import { register as registerFrame } from './commands/frame.js';
 import { register as registerBuild } from './commands/build.js';
 import { register as registerEmulate } from './commands/emulate.js';
+import { register as registerDevices } from './commands/devices.js';
+import { register as registerUsers } from './commands/users.js';
+import { register as registerBroker } from './commands/broker.js';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -20,6 +23,9 @@ export function makeProgram(): Command {
   registerBuild(program);
   registerFrame(program);
   registerEmulate(program);
+  registerDevices(program);
+  registerUsers(program);
+  registerBroker(program);
   return program;
 }
 

@@ -1,0 +1,57 @@
+// `sealmq broker`: the embedded MQTT broker, deny by default (docs/BROKER.md). It needs the registry
+// passphrase: device logins are checked against their OTP seeds, kept decrypted in memory only.
+import { Command } from 'commander';
+import { DEFAULT_PREFIX } from '../../core/ids.js';
+import { BrokerEvent, DEFAULT_LISTEN, startBroker } from '../broker/broker.js';
+import { openUnlockedRegistry } from './passphrase.js';
+
+function describe(e: BrokerEvent): string {
+  const who = e.principal ?? (e.user !== undefined ? `user ${JSON.stringify(e.user)}` : '');
+  switch (e.type) {
+    case 'login': return `login ${who} (client ${e.clientId}, ${e.remote})`;
+    case 'login-refused': return `login refused: ${e.reason} (${who}, client ${JSON.stringify(e.clientId)}, ${e.remote})`;
+    case 'publish-denied': return `publish denied: ${e.reason} (${who}, topic ${JSON.stringify(e.topic)}); connection closed`;
+    case 'subscribe-denied': return `subscribe denied: ${e.reason} (${who}, filter ${JSON.stringify(e.topic)})`;
+    case 'retain-stripped': return `retain flag removed (${who}, topic ${JSON.stringify(e.topic)})`;
+    case 'disconnect': return `disconnect ${who}`;
+    case 'audit-suppressed': return `${e.count} refusals not written to the audit log (rate limit)`;
+    case 'error': return `error: ${e.reason}`;
+    default: return e.type;
+  }
+}
+
+export function register(program: Command): void {
+  program.command('broker')
+    .description('run the embedded MQTT broker: TOTP logins for devices, operator logins, topic ACL by role')
+    .option('--listen <url>', 'where to listen (port 0: any free port)', DEFAULT_LISTEN)
+    .option('--prefix <prefix>', 'topic prefix', DEFAULT_PREFIX)
+    .option('--json', 'events as JSON lines on stdout')
+    .action(async (o: { listen: string; prefix: string; json?: boolean }) => {
+      const registry = await openUnlockedRegistry();
+      const log = (e: BrokerEvent) => {
+        if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
+        else process.stderr.write(`${new Date(e.at).toISOString()} ${describe(e)}\n`);
+      };
+      let broker;
+      try {
+        broker = await startBroker({ registry, listen: o.listen, prefix: o.prefix, onEvent: (e) => e.type !== 'listening' && log(e) });
+      } catch (e) {
+        registry.close();
+        throw e;
+      }
+      if (o.json) process.stdout.write(JSON.stringify({ type: 'listening', url: broker.url }) + '\n');
+      else process.stdout.write(`sealmq broker listening on ${broker.url} (prefix ${o.prefix}); Ctrl-C to stop\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          broker!.close().finally(() => {
+            registry.close();
+            resolve();
+          });
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,655 @@
+// The host registry (docs/REGISTRY.md): devices, their secrets (encrypted at rest), key epochs, replay
+// state, operators, used TOTP steps and the audit log, in one SQLite database under $SEALMQ_HOME.
+// A library: it never prints and never prompts; the clock is injected; errors are SealmqError.
+import Database from 'better-sqlite3';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { toHex, utf8Decode, utf8Encode } from '../../core/bytes.js';
+import { initialReceiveState, ReceiveState } from '../../core/frame.js';
+import { isDeviceId } from '../../core/ids.js';
+import { inputError, SealmqError } from '../errors.js';
+import {
+  checkScryptParams, ctEqual, KEY_LEN, openBox, PASSWORD_KDF, randomSalt, REGISTRY_KDF, ScryptParams, scrypt, sealBox, wipe,
+} from './crypto.js';
+import { DB_FILE, ensureHome, registryHome } from './home.js';
+import { migrate } from './schema.js';
+
+/** Milliseconds since the Unix epoch. */
+export type Clock = () => number;
+export type DeviceStatus = 'active' | 'revoked';
+export type EpochStatus = 'current' | 'old' | 'revoked';
+export type Direction = 'up' | 'down';
+export type Role = 'admin' | 'viewer';
+
+export const ROOT_LEN = 32;
+export const OTP_SEED_LEN = 20;
+/** Operator names: also their MQTT user names; disjoint from device ids in one registry. */
+export const OPERATOR_NAME_PATTERN = /^[a-z][a-z0-9._-]{0,31}$/;
+export const MIN_PASSWORD_LENGTH = 12;
+export const MAX_PASSWORD_LENGTH = 1024;
+export const MIN_PASSPHRASE_LENGTH = 8;
+
+export interface DeviceInfo {
+  id: string;
+  status: DeviceStatus;
+  /** Current key epoch. */
+  epoch: number;
+  createdAt: number;
+  updatedAt: number;
+  lastSeenAt: number | null;
+  brokerUrl: string | null;
+  /** Reading interval in seconds. */
+  interval: number | null;
+  board: string | null;
+  /** Free-form, non-secret facts the provisioner wants kept (firmware version, crypto path, …). */
+  info: Record<string, unknown>;
+}
+
+export interface EpochInfo {
+  epoch: number;
+  status: EpochStatus;
+  createdAt: number;
+}
+
+export interface DeviceSecrets {
+  id: string;
+  epoch: number;
+  root: Uint8Array;
+  otpSeed: Uint8Array;
+}
+
+/** The shape host/verifier's DeviceSource wants. */
+export interface DeviceRecord {
+  id: string;
+  status: DeviceStatus;
+  epoch: number;
+  root: Uint8Array;
+  retiredEpochs: number[];
+}
+
+export interface ProvisionRecord {
+  id: string;
+  root: Uint8Array;
+  otpSeed: Uint8Array;
+  /** Who did it, for the audit log (e.g. localActor()). */
+  actor: string;
+  brokerUrl?: string | null;
+  interval?: number | null;
+  board?: string | null;
+  info?: Record<string, unknown>;
+  /** First epoch of a new device (default 0). Ignored with rekey. */
+  epoch?: number;
+  /** The device is already registered: retire its current epoch and record these secrets under epoch + 1. */
+  rekey?: boolean;
+  /** Extra audit detail (never secrets: checked). */
+  detail?: Record<string, unknown>;
+}
+
+export interface OperatorInfo {
+  name: string;
+  role: Role;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  device: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface AuditInput {
+  actor: string;
+  action: string;
+  device?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  device?: string;
+  action?: string;
+  /** Only entries with seq greater than this. */
+  afterSeq?: number;
+  /** Newest entries, at most this many (returned oldest first). Default 1000. */
+  limit?: number;
+}
+
+export interface RegistryOptions {
+  /** Directory of the registry; default $SEALMQ_HOME or ~/.sealmq. */
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  /** scrypt parameters for a NEW registry's key (never below N = 2^15, r = 8, p = 1). */
+  kdf?: ScryptParams;
+}
+
+const VERIFIER_TEXT = 'sealmq registry key verifier v1';
+const RECORD_VERSION = 1;
+/** Detail keys that would mean a secret is about to be written to the audit log. */
+const SECRET_KEY = /(secret|password|passphrase|seed|^root$|^key$|^keys$|privkey|token)/i;
+
+/** "cli:<login name>": the actor the CLI records. */
+export function localActor(): string {
+  let name = 'unknown';
+  try {
+    name = userInfo().username;
+  } catch { /* no passwd entry (containers) */ }
+  return 'cli:' + name;
+}
+
+export function checkDeviceId(id: unknown, what = 'device id'): string {
+  if (!isDeviceId(id)) {
+    throw inputError(`${what} ${JSON.stringify(id)} is not valid (device ids match [a-z0-9][a-z0-9-]{0,31})`);
+  }
+  return id as string;
+}
+
+export function checkOperatorName(name: unknown): string {
+  if (typeof name !== 'string' || !OPERATOR_NAME_PATTERN.test(name)) {
+    throw inputError(`operator name ${JSON.stringify(name)} is not valid (operator names match [a-z][a-z0-9._-]{0,31})`);
+  }
+  return name;
+}
+
+/** The password policy: 12..1024 characters, not the name itself. Returns the reason it fails, or null. */
+export function passwordProblem(name: string, password: string): string | null {
+  const n = Array.from(password).length;
+  if (n < MIN_PASSWORD_LENGTH) return `a password needs at least ${MIN_PASSWORD_LENGTH} characters (got ${n})`;
+  if (n > MAX_PASSWORD_LENGTH) return `a password may have at most ${MAX_PASSWORD_LENGTH} characters`;
+  if (password.toLowerCase().includes(name.toLowerCase())) return 'a password must not contain the user name';
+  return null;
+}
+
+function checkDirection(d: string): Direction {
+  if (d !== 'up' && d !== 'down') throw inputError(`direction must be "up" or "down", got ${JSON.stringify(d)}`);
+  return d;
+}
+
+function checkBytes(name: string, b: unknown, len: number): Uint8Array {
+  if (!(b instanceof Uint8Array) || b.length !== len) throw inputError(`${name} must be ${len} bytes`);
+  return b;
+}
+
+/** Throws if an audit detail would carry a secret: a suspicious key name or raw bytes anywhere in it. */
+export function checkAuditDetail(detail: unknown, path = 'detail'): void {
+  if (detail === null || typeof detail !== 'object') return;
+  if (detail instanceof Uint8Array || ArrayBuffer.isView(detail) || detail instanceof ArrayBuffer) {
+    throw new Error(`audit ${path}: raw bytes are not allowed in the audit log`);
+  }
+  for (const [k, v] of Object.entries(detail)) {
+    if (SECRET_KEY.test(k)) throw new Error(`audit ${path}.${k}: looks like a secret; secrets never go to the audit log`);
+    checkAuditDetail(v, path + '.' + k);
+  }
+}
+
+/** Secret record plaintext: version, epoch, root(32), otp seed(20), device id. Binding id and epoch stops row swaps. */
+function encodeSecretRecord(s: DeviceSecrets): Uint8Array {
+  const id = utf8Encode(s.id);
+  const out = new Uint8Array(2 + ROOT_LEN + OTP_SEED_LEN + id.length);
+  out[0] = RECORD_VERSION;
+  out[1] = s.epoch;
+  out.set(s.root, 2);
+  out.set(s.otpSeed, 2 + ROOT_LEN);
+  out.set(id, 2 + ROOT_LEN + OTP_SEED_LEN);
+  return out;
+}
+
+function decodeSecretRecord(b: Uint8Array, id: string, epoch: number): DeviceSecrets | null {
+  if (b.length < 2 + ROOT_LEN + OTP_SEED_LEN + 1 || b[0] !== RECORD_VERSION || b[1] !== epoch) return null;
+  if (utf8Decode(b.subarray(2 + ROOT_LEN + OTP_SEED_LEN)) !== id) return null;
+  return {
+    id, epoch,
+    root: b.slice(2, 2 + ROOT_LEN),
+    otpSeed: b.slice(2 + ROOT_LEN, 2 + ROOT_LEN + OTP_SEED_LEN),
+  };
+}
+
+const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
+const copySecrets = (s: DeviceSecrets): DeviceSecrets => ({ id: s.id, epoch: s.epoch, root: s.root.slice(), otpSeed: s.otpSeed.slice() });
+
+interface DeviceRow {
+  id: string; status: DeviceStatus; epoch: number; created_at: number; updated_at: number; last_seen_at: number | null;
+  broker_url: string | null; interval_s: number | null; board: string | null; info: string;
+}
+
+function deviceFromRow(r: DeviceRow): DeviceInfo {
+  return {
+    id: r.id, status: r.status, epoch: r.epoch, createdAt: r.created_at, updatedAt: r.updated_at, lastSeenAt: r.last_seen_at,
+    brokerUrl: r.broker_url, interval: r.interval_s, board: r.board, info: JSON.parse(r.info),
+  };
+}
+
+/** Opens (creating if needed) the registry. Secrets need unlock(passphrase) first; the rest works locked. */
+export function openRegistry(opts: RegistryOptions = {}): Registry {
+  const home = opts.home ?? registryHome(opts.env);
+  ensureHome(home);
+  return new Registry(join(home, DB_FILE), opts.clock ?? Date.now, opts.kdf ?? REGISTRY_KDF);
+}
+
+export class Registry {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly clock: Clock;
+  private readonly newKdf: ScryptParams;
+  private key: Uint8Array | null = null;
+  private readonly cache = new Map<string, DeviceSecrets>();
+
+  constructor(path: string, clock: Clock, kdf: ScryptParams) {
+    checkScryptParams(kdf);
+    this.path = path;
+    this.clock = clock;
+    this.newKdf = kdf;
+    // Created 0600 before SQLite touches it; SQLite gives its -wal and -shm files the same mode.
+    if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+    try {
+      this.db = new Database(path);
+      this.db.pragma('busy_timeout = 10000');
+      this.db.pragma('journal_mode = WAL');
+      // FULL: a committed transaction (a replay window, a used TOTP step) survives a power cut (DESIGN.md §4).
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('secure_delete = ON');
+      migrate(this.db);
+    } catch (e) {
+      if (e instanceof SealmqError) throw e;
+      throw new SealmqError('input', `cannot open the registry ${path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  get unlocked(): boolean {
+    return this.key !== null;
+  }
+
+  /**
+   * Derives the registry key from the passphrase and checks it against the verifier. The first unlock of
+   * a new registry sets the salt and the verifier. A wrong passphrase throws an 'auth' error; nothing is
+   * ever decrypted with a key that did not open the verifier.
+   */
+  async unlock(passphrase: string): Promise<void> {
+    if (typeof passphrase !== 'string' || passphrase.length === 0) {
+      throw new SealmqError('auth', 'the registry passphrase is empty', { hint: 'set SEALMQ_PASSPHRASE or run on a terminal' });
+    }
+    const kdfRow = this.meta('kdf');
+    if (kdfRow === null && Array.from(passphrase).length < MIN_PASSPHRASE_LENGTH) {
+      throw inputError(`a new registry needs a passphrase of at least ${MIN_PASSPHRASE_LENGTH} characters`);
+    }
+    if (kdfRow === null) {
+      this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)')
+        .run('kdf', JSON.stringify({ alg: 'scrypt', ...this.newKdf, salt: toHex(randomSalt()) }));
+    }
+    const kdf = JSON.parse(this.meta('kdf')!) as ScryptParams & { alg: string; salt: string };
+    if (kdf.alg !== 'scrypt') throw new SealmqError('input', `registry key derivation ${JSON.stringify(kdf.alg)} is not supported`);
+    const key = await scrypt(passphrase, Buffer.from(kdf.salt, 'hex'), { N: kdf.N, r: kdf.r, p: kdf.p }, KEY_LEN);
+    if (this.meta('verifier') === null) {
+      const v = sealBox(key, utf8Encode(VERIFIER_TEXT));
+      this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)')
+        .run('verifier', JSON.stringify({ nonce: toHex(v.nonce), box: toHex(v.box) }));
+    }
+    const v = JSON.parse(this.meta('verifier')!) as { nonce: string; box: string };
+    const pt = openBox(key, { nonce: u8(Buffer.from(v.nonce, 'hex')), box: u8(Buffer.from(v.box, 'hex')) });
+    if (pt === null || utf8Decode(pt) !== VERIFIER_TEXT) {
+      wipe(key);
+      throw new SealmqError('auth', `wrong passphrase for the registry ${this.path}`, {
+        hint: 'check SEALMQ_PASSPHRASE (the passphrase cannot be recovered; without it the secrets are lost)',
+      });
+    }
+    this.key = key;
+  }
+
+  /** Forgets the key and every decrypted secret. */
+  lock(): void {
+    wipe(this.key);
+    this.key = null;
+    for (const s of this.cache.values()) {
+      wipe(s.root);
+      wipe(s.otpSeed);
+    }
+    this.cache.clear();
+  }
+
+  close(): void {
+    this.lock();
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Runs fn in one BEGIN IMMEDIATE transaction (a savepoint when nested): all of it or none of it.
+   * SQLite failures come out as SealmqError so the CLI prints one line.
+   */
+  private tx<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (e) {
+      if (e instanceof SealmqError) throw e;
+      throw new SealmqError('internal', `registry write failed, nothing was written: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private meta(key: string): string | null {
+    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return r ? r.value : null;
+  }
+
+  private requireKey(): Uint8Array {
+    if (!this.key) throw new SealmqError('auth', 'the registry is locked', { hint: 'unlock it with the passphrase first' });
+    return this.key;
+  }
+
+  // ── devices ────────────────────────────────────────────────────────────────────────────────────────
+
+  listDevices(): DeviceInfo[] {
+    return (this.db.prepare('SELECT * FROM devices ORDER BY id').all() as DeviceRow[]).map(deviceFromRow);
+  }
+
+  getDevice(id: string): DeviceInfo | null {
+    checkDeviceId(id);
+    const r = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+    return r ? deviceFromRow(r) : null;
+  }
+
+  epochs(id: string): EpochInfo[] {
+    checkDeviceId(id);
+    return (this.db.prepare('SELECT epoch, status, created_at FROM key_epochs WHERE device_id = ? ORDER BY epoch').all(id) as
+      { epoch: number; status: EpochStatus; created_at: number }[]).map((r) => ({ epoch: r.epoch, status: r.status, createdAt: r.created_at }));
+  }
+
+  /**
+   * Records a provisioned device: the device row, its encrypted secrets, its key epoch and the audit entry,
+   * in ONE transaction: a failure anywhere leaves nothing written. With rekey, an existing active device
+   * moves to epoch + 1 (its old epoch becomes 'old') under the new secrets.
+   */
+  recordProvisioned(p: ProvisionRecord): DeviceInfo {
+    const key = this.requireKey();
+    const id = checkDeviceId(p.id);
+    checkBytes('root secret', p.root, ROOT_LEN);
+    checkBytes('OTP seed', p.otpSeed, OTP_SEED_LEN);
+    if (typeof p.actor !== 'string' || p.actor === '') throw inputError('actor is required');
+    if (p.interval != null && !(Number.isFinite(p.interval) && p.interval > 0)) throw inputError('interval must be a positive number of seconds');
+    const info = p.info ?? {};
+    checkAuditDetail(info, 'info');
+    checkAuditDetail(p.detail ?? {});
+    const now = this.clock();
+    return this.tx((): DeviceInfo => {
+      if (this.db.prepare('SELECT 1 FROM operators WHERE name = ?').get(id)) {
+        throw inputError(`${id} is already an operator's name`, 'device ids and operator names must differ');
+      }
+      const existing = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+      let epoch: number;
+      if (!existing) {
+        epoch = p.epoch ?? 0;
+        if (!(Number.isInteger(epoch) && epoch >= 0 && epoch <= 255)) throw inputError('epoch must be 0..255');
+        this.db.prepare(`INSERT INTO devices(id, status, epoch, created_at, updated_at, broker_url, interval_s, board, info)
+          VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?)`).run(id, epoch, now, now, p.brokerUrl ?? null, p.interval ?? null, p.board ?? null, JSON.stringify(info));
+      } else {
+        if (!p.rekey) {
+          throw inputError(`device ${id} is already in the registry (epoch ${existing.epoch})`,
+            're-provisioning a known device needs a new key epoch (rekey)');
+        }
+        if (existing.status === 'revoked') throw inputError(`device ${id} is revoked; revoked ids are not reused`);
+        if (existing.epoch >= 255) throw inputError(`device ${id} has used all 256 key epochs`);
+        epoch = existing.epoch + 1;
+        this.db.prepare(`UPDATE key_epochs SET status = 'old' WHERE device_id = ? AND status = 'current'`).run(id);
+        this.db.prepare(`UPDATE devices SET epoch = ?, updated_at = ?, broker_url = coalesce(?, broker_url),
+          interval_s = coalesce(?, interval_s), board = coalesce(?, board), info = ? WHERE id = ?`)
+          .run(epoch, now, p.brokerUrl ?? null, p.interval ?? null, p.board ?? null, JSON.stringify({ ...JSON.parse(existing.info), ...info }), id);
+      }
+      this.db.prepare(`INSERT INTO key_epochs(device_id, epoch, status, created_at) VALUES (?, ?, 'current', ?)`).run(id, epoch, now);
+      const sealed = sealBox(key, encodeSecretRecord({ id, epoch, root: p.root, otpSeed: p.otpSeed }));
+      this.db.prepare('INSERT INTO device_secrets(device_id, epoch, nonce, box) VALUES (?, ?, ?, ?)')
+        .run(id, epoch, Buffer.from(sealed.nonce), Buffer.from(sealed.box));
+      this.insertAudit({
+        actor: p.actor, action: existing ? 'device.rekey' : 'device.provision', device: id,
+        detail: { epoch, brokerUrl: p.brokerUrl ?? null, interval: p.interval ?? null, board: p.board ?? null, ...(p.detail ?? {}) },
+      }, now);
+      return deviceFromRow(this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow);
+    });
+  }
+
+  /** Revokes a device: it can no longer log in; every epoch is 'revoked'. Audited. */
+  revokeDevice(id: string, actor: string, reason?: string): DeviceInfo {
+    checkDeviceId(id);
+    const now = this.clock();
+    return this.tx((): DeviceInfo => {
+      const r = this.db.prepare(`UPDATE devices SET status = 'revoked', updated_at = ? WHERE id = ?`).run(now, id);
+      if (r.changes === 0) throw inputError(`no device ${id} in the registry`);
+      this.db.prepare(`UPDATE key_epochs SET status = 'revoked' WHERE device_id = ?`).run(id);
+      this.insertAudit({ actor, action: 'device.revoke', device: id, detail: reason ? { reason } : {} }, now);
+      return deviceFromRow(this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow);
+    });
+  }
+
+  /** Notes that a device was heard from (a broker login, a verified frame). */
+  touchDevice(id: string, at: number = this.clock()): void {
+    checkDeviceId(id);
+    this.db.prepare('UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?').run(at, id);
+  }
+
+  // ── secrets (unlocked registry only) ───────────────────────────────────────────────────────────────
+
+  /** The decrypted secrets of an epoch (default: the current one), or null for an unknown device/epoch. */
+  secrets(id: string, epoch?: number): DeviceSecrets | null {
+    const key = this.requireKey();
+    checkDeviceId(id);
+    if (epoch === undefined) {
+      const d = this.db.prepare('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
+      if (!d) return null;
+      epoch = d.epoch;
+    }
+    const ck = id + ':' + epoch;
+    const hit = this.cache.get(ck);
+    if (hit) return copySecrets(hit);
+    const row = this.db.prepare('SELECT nonce, box FROM device_secrets WHERE device_id = ? AND epoch = ?').get(id, epoch) as
+      { nonce: Buffer; box: Buffer } | undefined;
+    if (!row) return null;
+    const pt = openBox(key, { nonce: u8(row.nonce), box: u8(row.box) });
+    const s = pt ? decodeSecretRecord(pt, id, epoch) : null;
+    wipe(pt);
+    if (!s) throw new SealmqError('internal', `the secrets of ${id} epoch ${epoch} do not open: the registry was altered`);
+    this.cache.set(ck, s);
+    return copySecrets(s);
+  }
+
+  /** What host/verifier needs: status, current epoch and its root, and the epochs never to accept again. */
+  deviceRecord(id: string): DeviceRecord | null {
+    const d = this.getDevice(id);
+    if (!d) return null;
+    const s = this.secrets(id, d.epoch);
+    if (!s) return null;
+    wipe(s.otpSeed);
+    const retired = this.epochs(id).filter((e) => e.status !== 'current').map((e) => e.epoch);
+    return { id, status: d.status, epoch: d.epoch, root: s.root, retiredEpochs: retired };
+  }
+
+  /** The current secrets as hex, for `sealmq devices export`; the export is audited first. */
+  exportSecrets(id: string, actor: string): { id: string; epoch: number; root: string; otpSeed: string; brokerUrl: string | null; interval: number | null } {
+    this.requireKey();
+    const d = this.getDevice(id);
+    if (!d) throw inputError(`no device ${id} in the registry`);
+    const s = this.secrets(id, d.epoch);
+    if (!s) throw new SealmqError('internal', `device ${id} has no secrets for epoch ${d.epoch}`);
+    this.audit({ actor, action: 'device.export', device: id, detail: { epoch: d.epoch } });
+    const out = { id, epoch: d.epoch, root: toHex(s.root), otpSeed: toHex(s.otpSeed), brokerUrl: d.brokerUrl, interval: d.interval };
+    wipe(s.root);
+    wipe(s.otpSeed);
+    return out;
+  }
+
+  // ── replay state (DESIGN.md §4) ────────────────────────────────────────────────────────────────────
+
+  /**
+   * The receive state of (device, direction). No row yet, or a row under an epoch the device has since
+   * left (rekey), gives a fresh window at the device's current epoch, so frames of a retired epoch are
+   * 'old-epoch'. null for an unknown device.
+   */
+  getReceiveState(id: string, direction: string): ReceiveState | null {
+    checkDeviceId(id);
+    checkDirection(direction);
+    const d = this.db.prepare('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
+    if (!d) return null;
+    const r = this.db.prepare('SELECT epoch, top, hi, lo FROM replay_state WHERE device_id = ? AND direction = ?').get(id, direction) as
+      { epoch: number; top: number; hi: number; lo: number } | undefined;
+    if (!r || r.epoch < d.epoch) return initialReceiveState(d.epoch);
+    return { epoch: r.epoch, window: { top: r.top, hi: r.hi, lo: r.lo } };
+  }
+
+  /**
+   * Persists a receive state; durable when it returns (WAL, synchronous=FULL). Refuses to move a window
+   * backwards (that would reopen replays). A state under a higher epoch that the registry holds keys for
+   * makes that epoch current (DESIGN.md §4).
+   */
+  putReceiveState(id: string, direction: string, st: ReceiveState): void {
+    checkDeviceId(id);
+    checkDirection(direction);
+    const w = st.window;
+    const u32 = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+    if (!(Number.isInteger(st.epoch) && st.epoch >= 0 && st.epoch <= 255 && u32(w.top) && u32(w.hi) && u32(w.lo))) {
+      throw inputError('receive state out of range');
+    }
+    const now = this.clock();
+    this.tx(() => {
+      const d = this.db.prepare('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
+      if (!d) throw inputError(`no device ${id} in the registry`);
+      const cur = this.getReceiveState(id, direction)!;
+      if (st.epoch < cur.epoch || (st.epoch === cur.epoch && w.top < cur.window.top)) {
+        throw new SealmqError('internal', `replay state of ${id}/${direction} would move backwards (epoch ${cur.epoch} top ${cur.window.top} → epoch ${st.epoch} top ${w.top})`);
+      }
+      if (st.epoch > d.epoch) {
+        const e = this.db.prepare('SELECT status FROM key_epochs WHERE device_id = ? AND epoch = ?').get(id, st.epoch) as { status: EpochStatus } | undefined;
+        if (!e || e.status === 'revoked') throw new SealmqError('internal', `device ${id} has no usable key epoch ${st.epoch}`);
+        this.db.prepare(`UPDATE key_epochs SET status = 'old' WHERE device_id = ? AND status = 'current'`).run(id);
+        this.db.prepare(`UPDATE key_epochs SET status = 'current' WHERE device_id = ? AND epoch = ?`).run(id, st.epoch);
+        this.db.prepare('UPDATE devices SET epoch = ?, updated_at = ? WHERE id = ?').run(st.epoch, now, id);
+        this.insertAudit({ actor: 'registry', action: 'device.epoch', device: id, detail: { from: d.epoch, to: st.epoch, direction } }, now);
+      }
+      this.db.prepare(`INSERT INTO replay_state(device_id, direction, epoch, top, hi, lo, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(device_id, direction) DO UPDATE SET epoch = excluded.epoch, top = excluded.top, hi = excluded.hi,
+        lo = excluded.lo, updated_at = excluded.updated_at`).run(id, direction, st.epoch, w.top, w.hi, w.lo, now);
+    });
+  }
+
+  /**
+   * Check-and-update as one transaction, safe against a second verifier on the same registry: reads the
+   * state, calls fn (e.g. core receive()), and if the result carries a new `state`, persists it before
+   * returning. Deliver the reading only after this returns. fn must be synchronous.
+   */
+  withReceiveState<R extends { state?: ReceiveState }>(id: string, direction: string, fn: (st: ReceiveState) => R): R {
+    return this.tx((): R => {
+      const st = this.getReceiveState(id, direction);
+      if (!st) throw inputError(`no device ${id} in the registry`);
+      const r = fn(st);
+      if (r.state) this.putReceiveState(id, direction, r.state);
+      return r;
+    });
+  }
+
+  // ── TOTP steps (broker) ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Accepts a TOTP step for a device only if it is later than every step accepted before (so each step
+   * is accepted once, across restarts: otplib-style replay protection). Durable when it returns true.
+   */
+  consumeTotpStep(id: string, step: number): boolean {
+    checkDeviceId(id);
+    if (!Number.isSafeInteger(step) || step < 0) throw inputError('TOTP step must be a non-negative integer');
+    const now = this.clock();
+    return this.tx((): boolean => {
+      const r = this.db.prepare('SELECT last_step FROM totp_used WHERE device_id = ?').get(id) as { last_step: number } | undefined;
+      if (r && step <= r.last_step) return false;
+      this.db.prepare(`INSERT INTO totp_used(device_id, last_step, used_at) VALUES (?, ?, ?)
+        ON CONFLICT(device_id) DO UPDATE SET last_step = excluded.last_step, used_at = excluded.used_at`).run(id, step, now);
+      return true;
+    });
+  }
+
+  lastTotpStep(id: string): number | null {
+    checkDeviceId(id);
+    const r = this.db.prepare('SELECT last_step FROM totp_used WHERE device_id = ?').get(id) as { last_step: number } | undefined;
+    return r ? r.last_step : null;
+  }
+
+  // ── operators ──────────────────────────────────────────────────────────────────────────────────────
+
+  async addOperator(p: { name: string; role: Role; password: string; actor: string }): Promise<OperatorInfo> {
+    const name = checkOperatorName(p.name);
+    if (p.role !== 'admin' && p.role !== 'viewer') throw inputError(`role must be admin or viewer, got ${JSON.stringify(p.role)}`);
+    const problem = passwordProblem(name, p.password);
+    if (problem) throw inputError(problem);
+    const salt = randomSalt();
+    const hash = await scrypt(p.password, salt, PASSWORD_KDF);
+    const now = this.clock();
+    this.tx(() => {
+      if (this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(name)) throw inputError(`${name} is already a device id`, 'operator names and device ids must differ');
+      if (this.db.prepare('SELECT 1 FROM operators WHERE name = ?').get(name)) throw inputError(`operator ${name} already exists`);
+      this.db.prepare('INSERT INTO operators(name, role, pw_hash, pw_salt, pw_kdf, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(name, p.role, Buffer.from(hash), Buffer.from(salt), JSON.stringify({ alg: 'scrypt', ...PASSWORD_KDF }), now, now);
+      this.insertAudit({ actor: p.actor, action: 'operator.add', detail: { name, role: p.role } }, now);
+    });
+    return { name, role: p.role, createdAt: now, updatedAt: now };
+  }
+
+  listOperators(): OperatorInfo[] {
+    return (this.db.prepare('SELECT name, role, created_at, updated_at FROM operators ORDER BY name').all() as
+      { name: string; role: Role; created_at: number; updated_at: number }[])
+      .map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at, updatedAt: r.updated_at }));
+  }
+
+  getOperator(name: string): OperatorInfo | null {
+    if (!OPERATOR_NAME_PATTERN.test(name)) return null;
+    const r = this.db.prepare('SELECT name, role, created_at, updated_at FROM operators WHERE name = ?').get(name) as
+      { name: string; role: Role; created_at: number; updated_at: number } | undefined;
+    return r ? { name: r.name, role: r.role, createdAt: r.created_at, updatedAt: r.updated_at } : null;
+  }
+
+  /**
+   * The operator if the password is right, else null. Unknown names cost the same scrypt as known ones,
+   * and the hashes are compared in constant time.
+   */
+  async verifyOperator(name: string, password: string): Promise<OperatorInfo | null> {
+    const r = typeof name === 'string' && OPERATOR_NAME_PATTERN.test(name)
+      ? this.db.prepare('SELECT * FROM operators WHERE name = ?').get(name) as
+        { name: string; role: Role; pw_hash: Buffer; pw_salt: Buffer; pw_kdf: string; created_at: number; updated_at: number } | undefined
+      : undefined;
+    const pw = typeof password === 'string' ? password.slice(0, MAX_PASSWORD_LENGTH * 4) : '';
+    const params = r ? JSON.parse(r.pw_kdf) as ScryptParams : PASSWORD_KDF;
+    const salt = r ? u8(r.pw_salt) : new Uint8Array(16);
+    const got = await scrypt(pw, salt, { N: params.N, r: params.r, p: params.p });
+    const want = r ? u8(r.pw_hash) : new Uint8Array(got.length);
+    const ok = ctEqual(got, want);
+    return r && ok ? { name: r.name, role: r.role, createdAt: r.created_at, updatedAt: r.updated_at } : null;
+  }
+
+  // ── audit log ──────────────────────────────────────────────────────────────────────────────────────
+
+  /** Appends one audit entry. Throws if the detail looks like it carries a secret. */
+  audit(e: AuditInput): number {
+    return this.insertAudit(e, this.clock());
+  }
+
+  private insertAudit(e: AuditInput, at: number): number {
+    if (typeof e.actor !== 'string' || e.actor === '' || typeof e.action !== 'string' || e.action === '') {
+      throw inputError('an audit entry needs an actor and an action');
+    }
+    if (e.device != null) checkDeviceId(e.device);
+    const detail = e.detail ?? {};
+    checkAuditDetail(detail);
+    const r = this.db.prepare('INSERT INTO audit(at, actor, action, device_id, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(at, e.actor, e.action, e.device ?? null, JSON.stringify(detail));
+    return Number(r.lastInsertRowid);
+  }
+
+  auditLog(q: AuditQuery = {}): AuditEntry[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.device !== undefined) { where.push('device_id = ?'); args.push(checkDeviceId(q.device)); }
+    if (q.action !== undefined) { where.push('action = ?'); args.push(q.action); }
+    if (q.afterSeq !== undefined) { where.push('seq > ?'); args.push(q.afterSeq); }
+    const limit = Math.max(1, Math.min(q.limit ?? 1000, 100000));
+    const sql = `SELECT * FROM (SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit}) ORDER BY seq`;
+    return (this.db.prepare(sql).all(...args) as { seq: number; at: number; actor: string; action: string; device_id: string | null; detail: string }[])
+      .map((r) => ({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, device: r.device_id, detail: JSON.parse(r.detail) }));
+  }
+}
