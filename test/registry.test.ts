@@ -84,6 +84,7 @@ test('secrets are not readable from the database files without the passphrase', 
     t.false(all.includes(Buffer.from(s.root).toString('base64')), 'base64 root in a file');
   };
   scan(); // while open: the WAL too
+  t.deepEqual(reg.otpSeed('node-01'), { epoch: 0, seed: s.otpSeed });
   t.deepEqual(reg.secrets('node-01')!.root, s.root);
   reg.exportSecrets('node-01', 'test');
   reg.close();

@@ -93,17 +93,16 @@ export class Authenticator {
     const pw = a.password!;
     const code = Buffer.from(pw.buffer, pw.byteOffset, pw.length).toString('latin1');
     if (!TOTP_PATTERN.test(code)) return no('bad-totp');
-    const s = this.registry.secrets(id);
+    const s = this.registry.otpSeed(id);
     if (!s) return no('no-secrets');
     const now = totpStep(this.clock() / 1000, DEVICE_TOTP_STEP);
     // Compare against every step in the window without stopping early; keep the latest that matched.
     let matched = -1;
     for (let step = now - this.skew; step <= now + this.skew; step++) {
-      const want = totp(sha1, 64, s.otpSeed, step * DEVICE_TOTP_STEP, DEVICE_TOTP_STEP, DEVICE_TOTP_DIGITS);
+      const want = totp(sha1, 64, s.seed, step * DEVICE_TOTP_STEP, DEVICE_TOTP_STEP, DEVICE_TOTP_DIGITS);
       if (timingSafeEqual(Buffer.from(want, 'latin1'), Buffer.from(code, 'latin1'))) matched = step;
     }
-    s.otpSeed.fill(0);
-    s.root.fill(0);
+    s.seed.fill(0);
     if (matched < 0) return no('bad-totp');
     // Checked after the code, so a client id mistake never tells a stranger which ids exist.
     if (a.clientId !== id) return no('client-id-mismatch', CONNACK.IDENTIFIER_REJECTED);

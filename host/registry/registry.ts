@@ -237,6 +237,7 @@ export class Registry {
   private readonly newKdf: ScryptParams;
   private key: Uint8Array | null = null;
   private readonly cache = new Map<string, DeviceSecrets>();
+  private readonly seedCache = new Map<string, Uint8Array>();
 
   constructor(path: string, clock: Clock, kdf: ScryptParams) {
     checkScryptParams(kdf);
@@ -309,6 +310,8 @@ export class Registry {
       wipe(s.otpSeed);
     }
     this.cache.clear();
+    for (const s of this.seedCache.values()) wipe(s);
+    this.seedCache.clear();
   }
 
   close(): void {
@@ -451,6 +454,32 @@ export class Registry {
     if (!s) throw new SealmqError('internal', `the secrets of ${id} epoch ${epoch} do not open: the registry was altered`);
     this.cache.set(ck, s);
     return copySecrets(s);
+  }
+
+  /**
+   * The current OTP seed of a device alone (what the broker needs): the record's root secret is zeroed at
+   * once and only the seed is cached. null for an unknown device.
+   */
+  otpSeed(id: string): { epoch: number; seed: Uint8Array } | null {
+    const key = this.requireKey();
+    checkDeviceId(id);
+    const d = this.db.prepare('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
+    if (!d) return null;
+    const ck = id + ':' + d.epoch;
+    const full = this.cache.get(ck);
+    if (full) return { epoch: d.epoch, seed: full.otpSeed.slice() };
+    const hit = this.seedCache.get(ck);
+    if (hit) return { epoch: d.epoch, seed: hit.slice() };
+    const row = this.db.prepare('SELECT nonce, box FROM device_secrets WHERE device_id = ? AND epoch = ?').get(id, d.epoch) as
+      { nonce: Buffer; box: Buffer } | undefined;
+    if (!row) return null;
+    const pt = openBox(key, { nonce: u8(row.nonce), box: u8(row.box) });
+    const s = pt ? decodeSecretRecord(pt, id, d.epoch) : null;
+    wipe(pt);
+    if (!s) throw new SealmqError('internal', `the secrets of ${id} epoch ${d.epoch} do not open: the registry was altered`);
+    wipe(s.root);
+    this.seedCache.set(ck, s.otpSeed);
+    return { epoch: d.epoch, seed: s.otpSeed.slice() };
   }
 
   /** What host/verifier needs: status, current epoch and its root, and the epochs never to accept again. */
