@@ -1,4 +1,98 @@
-import { Command } from 'commander';
+// `sealmq emulate`: one emulated Espruino board in this process, its console on a TCP port (and
+// optionally a pseudo-terminal). Power is the process: SIGKILL is a power cut; SIGUSR2 arms a torn
+// write (the next Storage write lands partially and the process exits at once with EXIT_TORN_WRITE);
+// SIGTERM/SIGINT shut down cleanly.
+import { Command, Option } from 'commander';
+import { EmulatedBoard } from '../emulator/board.js';
+import { ConsoleServer } from '../emulator/console-server.js';
+import { loadProfile } from '../emulator/profile.js';
+import { repoRoot } from '../protocol/vectors.js';
+import { isDeviceId } from '../../core/ids.js';
+import { inputError, usageError } from '../errors.js';
+
+/** Exit code of an emulator process whose power was cut in the middle of a Storage write (SIGUSR2). */
+export const EXIT_TORN_WRITE = 86;
+
+function parseConsoleUrl(v: string): { host: string; port: number } {
+  const m = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(v);
+  if (!m || Number(m[2]) > 65535) throw usageError(`--console: expected tcp://HOST:PORT (port 0 for any free port), got ${JSON.stringify(v)}`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) <= 0) throw usageError(`--${name}: expected a positive whole number, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+}
+
 export function register(program: Command): void {
-  program.command('emulate').description('(not yet implemented)').action(() => { throw new Error('emulate: not yet implemented'); });
+  program
+    .command('emulate')
+    .description('run an emulated Espruino board: the firmware bundle in a sandbox with Espruino\'s globals, Storage in a file, a REPL on a TCP console')
+    .requiredOption('--name <id>', 'board name (also names the default flash file <id>.flash)')
+    .option('--console <url>', 'where the board listens for its console cable: tcp://127.0.0.1:PORT (0 = any free port)', 'tcp://127.0.0.1:0')
+    .option('--pty <path>', 'also expose the console as a pseudo-terminal at this path (needs socat)')
+    .option('--flash <file>', 'flash file (journal of Storage writes); default <name>.flash in the working directory')
+    .option('--board <name>', 'board profile: boards/<name>.json, or a path to a .json file (default: ESP32-like)')
+    .addOption(new Option('--no-native-crypto', 'behave like a build without require("crypto")'))
+    .option('--baud <n>', 'throttle console traffic both ways to this baud rate (10 bits per byte)', positiveInt('baud'))
+    .option('--quiet-banner', 'do not print the start-up banner on the console')
+    .addHelpText('after', `
+Prints "console tcp://127.0.0.1:NNNN" (and "pty PATH") on stdout once the board is up.
+Signals: SIGTERM/SIGINT stop cleanly; SIGKILL is a power cut (the flash file survives, as written so far);
+SIGUSR2 arms a torn write (prints "torn-write armed"): the next Storage write lands only partially and
+the process exits with code ${EXIT_TORN_WRITE}.
+
+Examples:
+  sealmq emulate --name node-01 --console tcp://127.0.0.1:2323
+  sealmq emulate --name node-01 --console tcp://127.0.0.1:0 --pty /tmp/ttyEMU0 --baud 115200`)
+    .action(async (o) => {
+      if (!isDeviceId(o.name)) throw inputError(`--name: ${JSON.stringify(o.name)} is not a device id`, 'names match [a-z0-9][a-z0-9-]{0,31}');
+      const { host, port } = parseConsoleUrl(o.console);
+      let root = process.cwd();
+      try {
+        root = repoRoot();
+      } catch {
+        // Installed without the repository: board profiles are then given as paths.
+      }
+      const profile = loadProfile(o.board, root);
+      const board = new EmulatedBoard({
+        name: o.name,
+        flashFile: o.flash,
+        profile,
+        nativeCrypto: o.nativeCrypto === false ? false : undefined,
+        banner: !o.quietBanner,
+      });
+      const server = new ConsoleServer(board, { baud: o.baud, ptyPath: o.pty });
+      let url: string;
+      try {
+        url = await server.listen(port, host);
+      } catch (e) {
+        await server.close();
+        throw inputError(`cannot open the console on ${o.console}: ${(e as Error).message}`);
+      }
+      board.powerOn();
+      process.stdout.write(`console ${url}\n` + (o.pty ? `pty ${o.pty}\n` : ''));
+
+      let stopping = false;
+      const stop = async () => {
+        if (stopping) return;
+        stopping = true;
+        board.close();
+        await server.close();
+        process.exit(0);
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGUSR2', () => {
+        // Exits inside the torn write itself, before any other code can run: that is the power cut.
+        board.on('power', (state) => {
+          if (state === 'off' && !stopping) process.exit(EXIT_TORN_WRITE);
+        });
+        void board.powerCut({ torn: true });
+        process.stdout.write('torn-write armed\n');
+      });
+      await new Promise(() => undefined);
+    });
 }

@@ -1,0 +1,378 @@
+// One emulated Espruino board: flash (a journal file), a sandboxed interpreter, timers, sockets and the
+// console REPL, with power that can be cut at any instant. The same class runs in the `sealmq emulate`
+// process and in-process in tests, where many boards can share one Node process.
+//
+// Power: powerOn() boots from flash (runs .bootrst/.bootcde like Espruino, then E.on('init')); powerCut()
+// drops everything at once: a cut board's timers, sockets, pending callbacks and console never act again
+// (every native checks the boot generation it belongs to). powerCut({torn: true}) instead lets the board
+// run until its next Storage write, writes only a prefix of that record and cuts there.
+import { EventEmitter } from 'node:events';
+import vm from 'node:vm';
+import { resolve } from 'node:path';
+import type { Socket } from 'node:net';
+import { FlashJournal, PowerCutError } from './flash-journal.js';
+import { BoardStorage } from './storage.js';
+import { ConsoleRepl } from './repl.js';
+import { createSandbox, EMULATOR_VERSION, type Sandbox, type SandboxHost } from './sandbox.js';
+import { EspruinoSyntaxError, prepareForBoard } from './syntax.js';
+import { formatValue, REPL_MODE, thrownText } from './format.js';
+import { FixedSeedRandom, Sensors } from './sensors.js';
+import { DEFAULT_PROFILE, type BoardProfile } from './profile.js';
+
+export interface BoardOptions {
+  /** The board's name (used for the default flash file and in messages). */
+  name: string;
+  /** Flash file; default `<name>.flash` in the working directory. */
+  flashFile?: string;
+  /** Board profile (see profile.ts); default an ESP32-like board. */
+  profile?: BoardProfile;
+  /** false: a build without require("crypto"). Default: the profile's (true for ESP32). */
+  nativeCrypto?: boolean;
+  /** Host clock in Unix seconds (float); getTime() follows it, plus any setTime() offset. */
+  clock?: () => number;
+  /** Longest a REPL line or boot code may run before "Execution Interrupted" (ms). Default 10 s. */
+  watchdogMs?: number;
+  /** Print a start-up banner on power on (like Espruino). Default true. */
+  banner?: boolean;
+}
+
+/** Unwinds sandbox code after E.reboot()/load()/reset(): the old interpreter is gone. */
+class BoardHalt extends Error {}
+
+export interface PowerCutOptions {
+  /** Cut at the next Storage write, leaving a prefix of its record in flash. */
+  torn?: boolean;
+  /** Bytes of the record that reach flash (default: a random prefix, at least 1 byte short). */
+  tornBytes?: number | ((recordLength: number) => number);
+}
+
+interface Timer {
+  handle: NodeJS.Timeout;
+  /** Starts (or restarts, for changeInterval) the host timer with this period. */
+  start: (ms: number) => NodeJS.Timeout;
+}
+
+/** Console bytes of board text: one byte per char, as Espruino strings are; chars above 255 as UTF-8. */
+function consoleBytes(s: string): Buffer {
+  if (!/[^\x00-\xff]/.test(s)) return Buffer.from(s, 'latin1');
+  const parts: Buffer[] = [];
+  for (const ch of s) parts.push(ch.charCodeAt(0) <= 255 && ch.length === 1 ? Buffer.from([ch.charCodeAt(0)]) : Buffer.from(ch, 'utf8'));
+  return Buffer.concat(parts);
+}
+
+export class EmulatedBoard extends EventEmitter {
+  readonly name: string;
+  readonly flashFile: string;
+  readonly profile: BoardProfile;
+  readonly nativeCrypto: boolean;
+  private readonly clock: () => number;
+  private readonly watchdogMs: number;
+  private readonly banner: boolean;
+
+  /** Boot generation: bumped by every power cut and soft reboot; stale callbacks compare against it. */
+  private gen = 0;
+  private powered = false;
+  private journal: FlashJournal | undefined;
+  private storage: BoardStorage | undefined;
+  private sandbox: Sandbox | undefined;
+  private repl: ConsoleRepl | undefined;
+  private timers = new Map<number, Timer>();
+  private nextTimerId = 1;
+  private sockets = new Set<Socket>();
+  private timeOffset = 0;
+  private idlePending = false;
+  private cutWaiters: (() => void)[] = [];
+
+  constructor(opts: BoardOptions) {
+    super();
+    this.name = opts.name;
+    this.flashFile = resolve(opts.flashFile ?? `${opts.name}.flash`);
+    this.profile = opts.profile ?? { ...DEFAULT_PROFILE };
+    this.nativeCrypto = opts.nativeCrypto ?? this.profile.nativeCrypto;
+    this.clock = opts.clock ?? (() => (performance.timeOrigin + performance.now()) / 1000);
+    this.watchdogMs = opts.watchdogMs ?? 10_000;
+    this.banner = opts.banner ?? true;
+  }
+
+  get isOn(): boolean {
+    return this.powered;
+  }
+
+  /** Boots from flash. Output (banner, boot code's prints, prompt) is emitted as 'output' events. */
+  powerOn(): void {
+    if (this.powered) return;
+    this.journal = new FlashJournal(this.flashFile);
+    this.storage = new BoardStorage(this.journal, this.profile.storageBytes);
+    this.powered = true;
+    this.timeOffset = 0;
+    this.emit('power', 'on');
+    this.boot('power');
+  }
+
+  /**
+   * Cuts the power. Plain: now. Torn: at the board's next Storage write, which lands only partially;
+   * the promise resolves once the power is off either way.
+   */
+  powerCut(opts: PowerCutOptions = {}): Promise<void> {
+    if (!this.powered) return Promise.resolve();
+    if (!opts.torn) {
+      this.cut();
+      return Promise.resolve();
+    }
+    const tb = opts.tornBytes;
+    this.journal!.armTornWrite({
+      bytes: (len) => (typeof tb === 'function' ? tb(len) : typeof tb === 'number' ? tb : 1 + Math.floor(Math.random() * (len - 1))),
+      onCut: () => this.cut(),
+    });
+    return new Promise((res) => this.cutWaiters.push(res));
+  }
+
+  /** Whether a torn-write cut is armed and waiting for the next Storage write. */
+  get tornCutArmed(): boolean {
+    return this.journal?.tornArmed ?? false;
+  }
+
+  /** Console input: bytes (a string's chars are taken as bytes). Dropped while the power is off. */
+  write(data: string | Uint8Array): void {
+    if (!this.powered || !this.repl) return;
+    this.repl.input(typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1'));
+    if (this.powered) this.repl.idle();
+  }
+
+  /** E.reboot() from outside: a reset with the power kept (flash kept, RAM lost). */
+  reboot(): void {
+    if (this.powered) this.softBoot('power');
+  }
+
+  /** A file's bytes as the board's Storage holds them now (undefined if absent or powered off). */
+  readFile(name: string): Uint8Array | undefined {
+    const f = this.storage?.get(name);
+    return f && new Uint8Array(f);
+  }
+
+  /** Cuts the power and releases the flash file. */
+  close(): void {
+    this.cut();
+  }
+
+  // ---- power ------------------------------------------------------------------------------------
+
+  private cut(): void {
+    if (!this.powered) return;
+    this.powered = false;
+    this.dropInterpreter();
+    this.journal?.close();
+    this.journal = undefined;
+    this.storage = undefined;
+    this.repl = undefined;
+    this.emit('power', 'off');
+    const w = this.cutWaiters;
+    this.cutWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Stops everything the current interpreter started. */
+  private dropInterpreter(): void {
+    this.gen++;
+    for (const t of this.timers.values()) clearTimeout(t.handle);
+    this.timers.clear();
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    this.sandbox = undefined;
+  }
+
+  /** E.reboot()/load()/reset(): a new interpreter on the same flash, started after the caller unwinds. */
+  private softBoot(kind: 'power' | 'load' | 'reset'): void {
+    this.dropInterpreter();
+    const gen = this.gen;
+    setImmediate(() => {
+      if (this.powered && this.gen === gen) this.boot(kind);
+    });
+  }
+
+  private boot(kind: 'power' | 'load' | 'reset'): void {
+    const gen = this.gen;
+    const alive = () => this.powered && this.gen === gen;
+    const random = new FixedSeedRandom();
+    const sensors = new Sensors(() => this.time(), this.name.length);
+    if (!this.repl) {
+      this.repl = new ConsoleRepl({
+        write: (s) => this.out(s),
+        execute: (code, echo) => this.executeLine(code, echo),
+        interrupt: () => undefined,
+        identify: () => this.repl?.print(`Espruino ${EMULATOR_VERSION} ${this.profile.board}\n`),
+      });
+    }
+    this.repl.resetScreen();
+    const host: SandboxHost = {
+      profile: this.profile,
+      nativeCrypto: this.nativeCrypto,
+      storage: this.storage!,
+      sensors,
+      random,
+      print: (t) => {
+        if (!alive()) return;
+        this.repl!.print(t);
+        this.scheduleIdle();
+      },
+      consoleError: (m) => host.print(`ERROR: ${m}\n`),
+      guard: (f) => {
+        if (!alive()) throw new BoardHalt('board is off');
+        return f();
+      },
+      emit: (target, event, args) => this.runCallback(gen, () => (target as { emit: Function }).emit(event, ...args)),
+      trackSocket: (s) => {
+        if (!alive()) return void s.destroy();
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+      },
+      time: () => this.time(),
+      setTime: (t) => {
+        this.timeOffset = t - this.clock();
+      },
+      setTimer: (fn, ms, args, repeat) => this.setTimer(gen, fn, ms, args, repeat),
+      clearTimer: (kind, args) => this.clearTimer(kind, args),
+      changeInterval: (id, ms) => {
+        const t = this.timers.get(Number(id));
+        if (!t) return;
+        clearTimeout(t.handle);
+        t.handle = t.start(ms);
+      },
+      evaluate: (code, filename) => this.evaluate(code, filename),
+      reboot: () => this.haltAnd('power'),
+      load: () => this.haltAnd('load'),
+      reset: () => this.haltAnd('reset'),
+      setEcho: (on) => {
+        this.repl!.echoOff = !on;
+      },
+      rejection: (e) => {
+        if (!alive()) return;
+        host.print(`Uncaught Error: Unhandled promise rejection: ${thrownText(e)}\n`);
+      },
+    };
+    this.sandbox = createSandbox(host);
+
+    // jsfLoadBootCodeFromFlash: .bootrst always, .bootcde unless this is a reset().
+    const bootFile = this.storage!.get('.bootrst') ?? (kind === 'reset' ? undefined : this.storage!.get('.bootcde'));
+    if (bootFile) this.runCallback(gen, () => this.evaluate(Buffer.from(bootFile).toString('latin1'), 'boot code'), false);
+    if (alive()) this.runCallback(gen, () => (this.sandbox!.realm.global.E as { emit: Function }).emit('init'), false);
+    if (!alive()) return;
+    if (this.banner && !bootFile && kind === 'power') {
+      this.out(`\r\nEspruino ${EMULATOR_VERSION} on an emulated ${this.profile.board} (sealmq)\r\n`);
+      this.out(`Storage: ${this.flashFile}${this.nativeCrypto ? '' : ', no crypto module'}\r\n`);
+    }
+    this.out('\r\n');
+    this.repl.idle();
+  }
+
+  /** Called from inside sandbox code: schedule the new interpreter, then unwind the old one. */
+  private haltAnd(kind: 'power' | 'load' | 'reset'): never {
+    this.softBoot(kind);
+    throw new BoardHalt('rebooting');
+  }
+
+  // ---- running code -----------------------------------------------------------------------------
+
+  private time(): number {
+    return this.clock() + this.timeOffset;
+  }
+
+  private out(s: string): void {
+    if (!this.powered || !s) return;
+    // One byte per char as Espruino's strings are; chars above 255 (made by code) go out as UTF-8.
+    this.emit('output', consoleBytes(s));
+  }
+
+  private scheduleIdle(): void {
+    if (this.idlePending) return;
+    this.idlePending = true;
+    setImmediate(() => {
+      this.idlePending = false;
+      if (this.powered) this.repl?.idle();
+    });
+  }
+
+  /** Runs code in the sandbox after Espruino's syntax check, with the watchdog. */
+  private evaluate(code: string, filename: string): unknown {
+    const sb = this.sandbox;
+    if (!sb) throw new BoardHalt('no interpreter');
+    let prepared: string;
+    try {
+      prepared = prepareForBoard(code);
+    } catch (e) {
+      if (e instanceof EspruinoSyntaxError) throw sb.realm.error('SyntaxError', e.message);
+      throw e;
+    }
+    return vm.runInContext(prepared, sb.context, { filename, timeout: this.watchdogMs });
+  }
+
+  private executeLine(code: string, echo: boolean): void {
+    const gen = this.gen;
+    let v: unknown;
+    try {
+      v = this.evaluate(code, 'REPL');
+    } catch (e) {
+      this.reportUncaught(gen, e);
+      return;
+    }
+    if (echo && this.powered && this.gen === gen) {
+      const g = this.sandbox!.realm.global;
+      const nameOf = (c: unknown) => Object.getOwnPropertyNames(g).find((k) => g[k] === c);
+      this.repl!.print('=' + formatValue(v, { ...REPL_MODE, nameOf }) + '\n');
+    }
+  }
+
+  /** A board event: runs only if the board is still the one that scheduled it; errors print as Uncaught. */
+  private runCallback(gen: number, f: () => void, idle = true): void {
+    if (!this.powered || this.gen !== gen) return;
+    try {
+      f();
+    } catch (e) {
+      this.reportUncaught(gen, e);
+    }
+    if (idle && this.powered) this.repl?.idle();
+  }
+
+  private reportUncaught(gen: number, e: unknown): void {
+    if (!this.powered || this.gen !== gen || e instanceof BoardHalt || e instanceof PowerCutError) return;
+    if ((e as { code?: string })?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return this.repl!.print('Execution Interrupted\n');
+    let text = thrownText(e);
+    // V8 and Espruino word the commonest error differently; the emulator speaks Espruino here.
+    text = text.replace(/^ReferenceError: ([\w$]+) is not defined$/, 'ReferenceError: "$1" is not defined');
+    this.repl!.print(`Uncaught ${text}\n`);
+  }
+
+  private setTimer(gen: number, fn: unknown, ms: number, args: unknown[], repeat: boolean): number {
+    const realm = this.sandbox!.realm;
+    if (typeof fn !== 'function' && typeof fn !== 'string') throw realm.error('Error', 'Function or String not supplied!');
+    const id = this.nextTimerId++;
+    const run = () => {
+      if (!repeat) this.timers.delete(id);
+      this.runCallback(gen, () => {
+        if (typeof fn === 'string') this.evaluate(fn, 'timer');
+        else (fn as Function).apply(undefined, args);
+      });
+    };
+    const start = (period: number) => {
+      const delay = Number.isFinite(period) && period > 0 ? period : 0;
+      return repeat ? setInterval(run, delay) : setTimeout(run, delay);
+    };
+    this.timers.set(id, { handle: start(ms), start });
+    return id;
+  }
+
+  private clearTimer(kind: 'Timeout' | 'Interval', args: unknown[]): void {
+    if (args.length === 0) {
+      for (const t of this.timers.values()) clearTimeout(t.handle);
+      this.timers.clear();
+      return;
+    }
+    if (args[0] === undefined) throw this.sandbox!.realm.error('Error', `clear${kind}(undefined) not allowed. Use clear${kind}() instead`);
+    const id = Number(args[0]);
+    const t = this.timers.get(id);
+    if (t) {
+      clearTimeout(t.handle);
+      this.timers.delete(id);
+    }
+  }
+}

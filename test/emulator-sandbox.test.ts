@@ -1,0 +1,120 @@
+// The sandbox offers Espruino's globals and withholds what Espruino lacks (DESIGN.md §6), so firmware that
+// leans on Node or modern ES fails on the emulated board as it would on a real one.
+import test from 'ava';
+import { consoleBoard } from './emulator-helpers.js';
+
+const evalOn = (c: ReturnType<typeof consoleBoard>, expr: string): string => {
+  const out = c.type(`\x10print(JSON.stringify(${expr}))\n`);
+  return out.replace(/\r\n>?$/, '');
+};
+
+test('withholds Map, Set, Symbol, Array.from, Number.isInteger, Math.imul, Buffer, process.exit and other non-Espruino globals', (t) => {
+  const c = consoleBoard();
+  for (const name of ['Map', 'Set', 'WeakMap', 'WeakSet', 'Symbol', 'Proxy', 'Reflect', 'BigInt', 'Array.from', 'Array.of', 'Uint8Array.from',
+    'Int32Array.of', 'Number.isInteger', 'Math.imul', 'queueMicrotask', 'structuredClone', 'Buffer', 'TextEncoder', 'TextDecoder',
+    'process.exit', 'process.argv', 'globalThis', 'WebAssembly', 'Intl', 'setImmediate', 'require("fs")']) {
+    const expr = name.startsWith('require') ? `(function(){try{${name};return "defined"}catch(e){return "undefined"}})()` : `typeof ${name}`;
+    t.is(evalOn(c, expr), '"undefined"', name);
+  }
+  c.board.close();
+});
+
+test('offers the built-ins and Espruino globals firmware relies on', (t) => {
+  const c = consoleBoard();
+  for (const name of ['Object', 'Array', 'JSON', 'Math', 'Date', 'RegExp', 'Promise', 'ArrayBuffer', 'Uint8Array', 'DataView', 'Error',
+    'TypeError', 'parseInt', 'parseFloat', 'isNaN', 'isFinite', 'btoa', 'atob', 'E', 'E.toUint8Array', 'E.toString', 'E.getTemperature',
+    'E.hwRand', 'E.reboot', 'E.getSizeOf', 'E.setBootCode', 'process.memory', 'getTime', 'setTime', 'setTimeout', 'setInterval',
+    'clearTimeout', 'clearInterval', 'console.log', 'print', 'save', 'load', 'reset', 'analogRead', 'digitalRead', 'global', 'require']) {
+    t.not(evalOn(c, `typeof ${name}`), '"undefined"', name);
+  }
+  c.board.close();
+});
+
+test('require of an unknown module throws Espruino\'s "Module … not found"', (t) => {
+  const c = consoleBoard();
+  t.is(c.type('\x10require("fs")\n'), 'Uncaught Error: Module "fs" not found\r\n>');
+  c.board.close();
+});
+
+test('getTime() is float seconds of the host clock; setTime() moves it', (t) => {
+  const c = consoleBoard({ clock: () => 1700000000.25 });
+  t.is(evalOn(c, 'getTime()'), '1700000000.25');
+  c.type('\x10setTime(1000)\n');
+  t.is(evalOn(c, 'Math.round(getTime())'), '1000');
+  c.board.close();
+});
+
+test('process.memory() reports the board profile\'s total and an estimated usage', (t) => {
+  const c = consoleBoard({ profile: { board: 'TEST', totalVars: 2000, storageBytes: 65536, nativeCrypto: true, consoleBaud: 115200, baseVars: 100 } });
+  const m = JSON.parse(evalOn(c, 'process.memory()'));
+  t.is(m.total, 2000);
+  t.is(m.free + m.usage, 2000);
+  c.type('\x10var big = []; for (var i = 0; i < 200; i++) big.push("item number " + i);\n');
+  const m2 = JSON.parse(evalOn(c, 'process.memory()'));
+  t.true(m2.usage > m.usage + 200);
+  t.is(evalOn(c, 'process.env.BOARD'), '"TEST"');
+  c.board.close();
+});
+
+test('E.toUint8Array / E.toString convert between bytes and binary strings', (t) => {
+  const c = consoleBoard();
+  t.is(evalOn(c, 'Array.prototype.slice.call(E.toUint8Array("A\\xff", [1, 2], 3))'), '[65,255,1,2,3]');
+  t.is(evalOn(c, 'E.toString(new Uint8Array([104, 105]))'), '"hi"');
+  t.is(evalOn(c, 'btoa("\\xff\\x00")'), '"/wA="');
+  c.board.close();
+});
+
+test('sensors give plausible readings', (t) => {
+  const c = consoleBoard();
+  const temp = Number(evalOn(c, 'E.getTemperature()'));
+  t.true(temp > 15 && temp < 27);
+  const a = Number(evalOn(c, 'analogRead(D34)'));
+  t.true(a >= 0 && a <= 1);
+  t.true(['0', '1'].includes(evalOn(c, 'digitalRead(D0)')));
+  c.board.close();
+});
+
+test('Math.random and E.hwRand restart from a fixed seed at every boot (never a source of secrets)', (t) => {
+  const c = consoleBoard();
+  const first = evalOn(c, '[Math.random(), E.hwRand()]');
+  c.board.powerCut();
+  c.board.powerOn();
+  t.is(evalOn(c, '[Math.random(), E.hwRand()]'), first);
+  c.board.close();
+});
+
+test('every object has Espruino\'s on/emit', (t) => {
+  const c = consoleBoard();
+  t.is(evalOn(c, '(function(){var o={}, got=[]; o.on("x", function(a){got.push(a)}); o.emit("x", 7); return got})()'), '[7]');
+  c.board.close();
+});
+
+test('timers: ids, clearTimeout(undefined) refused, clearTimeout() clears all', async (t) => {
+  const c = consoleBoard();
+  t.is(c.type('\x10clearTimeout(undefined)\n'), 'Uncaught Error: clearTimeout(undefined) not allowed. Use clearTimeout() instead\r\n>');
+  c.type('\x10var n = 0; var id = setInterval(function(){ n++; }, 1); clearInterval();\n');
+  await new Promise((r) => setTimeout(r, 20));
+  t.is(evalOn(c, 'n'), '0');
+  c.board.close();
+});
+
+test('an unhandled promise rejection is reported on the console, not in the host process', async (t) => {
+  const c = consoleBoard();
+  c.type('\x10Promise.reject(new Error("nobody"))\n');
+  await new Promise((r) => setImmediate(r));
+  t.regex(c.text(), /Uncaught Error: Unhandled promise rejection: Error: nobody/);
+  c.type('\x10Promise.reject(new Error("handled")).catch(function(){})\n');
+  await new Promise((r) => setImmediate(r));
+  t.notRegex(c.text(), /handled/);
+  c.board.close();
+});
+
+test('E.reboot() starts a fresh interpreter: RAM gone, flash kept, boot code run', async (t) => {
+  const c = consoleBoard();
+  c.type('\x10var inRam = 1; require("Storage").write(".bootcde", "var booted = (typeof booted) + 1;")\n');
+  c.type('\x10E.reboot()\n');
+  await new Promise((r) => setImmediate(r));
+  t.is(evalOn(c, 'typeof inRam'), '"undefined"');
+  t.is(evalOn(c, 'booted'), '"undefined1"');
+  c.board.close();
+});
