@@ -118,3 +118,23 @@ test('E.reboot() starts a fresh interpreter: RAM gone, flash kept, boot code run
   t.is(evalOn(c, 'booted'), '"undefined1"');
   c.board.close();
 });
+
+test('load() returns, the rest of the line runs, then the board reloads from flash; reset() skips .bootcde', async (t) => {
+  const c = consoleBoard();
+  c.type('\x10require("Storage").write(".bootcde", "var fromBoot = 1;"); require("Storage").write("app.js", "var fromApp = 1;")\n');
+  t.is(c.type('\x10var before = 1; load(); print("after load")\n'), 'after load\r\n>');
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  t.is(evalOn(c, '[typeof before, typeof fromBoot]'), '["undefined","number"]');
+  c.type('\x10reset()\n');
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  t.is(evalOn(c, 'typeof fromBoot'), '"undefined"');
+  c.type('\x10load("app.js")\n');
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  t.is(evalOn(c, '[typeof fromApp, typeof fromBoot]'), '["number","undefined"]');
+  t.is(c.type('\x10reset(true)\n'), 'Erasing saved code.\r\n>');
+  t.is(evalOn(c, 'require("Storage").list().join()'), '"app.js"');
+  c.board.close();
+});

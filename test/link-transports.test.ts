@@ -112,3 +112,18 @@ test('a board that disappears mid-command: one device error naming the port', as
   await t.throwsAsync(r.run('var x=1'), { instanceOf: SealmqError, message: new RegExp(`the board on ${fake.url} went away`) });
   fake.close();
 });
+
+test('emulated:NAME makes an in-process board behind the same interface', async (t) => {
+  const flashFile = tmpFlash('inproc');
+  await exercise(t, await openLink('emulated:inproc', { emulated: { flashFile } }));
+});
+
+test('a console throttled to a baud rate (--baud) still carries every byte', async (t) => {
+  const e = await startEmulator(['--name', 'slow', '--flash', tmpFlash('slow'), '--baud', '230400']);
+  try {
+    await exercise(t, await openLink(e.url));
+  } finally {
+    e.child.kill('SIGTERM');
+    await e.exited;
+  }
+});

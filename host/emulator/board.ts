@@ -181,16 +181,27 @@ export class EmulatedBoard extends EventEmitter {
     this.sandbox = undefined;
   }
 
-  /** E.reboot()/load()/reset(): a new interpreter on the same flash, started after the caller unwinds. */
-  private softBoot(kind: 'power' | 'load' | 'reset'): void {
+  /** E.reboot(): a new interpreter on the same flash, started after the caller unwinds. */
+  private softBoot(kind: 'power' | 'load' | 'reset', file?: string): void {
     this.dropInterpreter();
     const gen = this.gen;
     setImmediate(() => {
-      if (this.powered && this.gen === gen) this.boot(kind);
+      if (this.powered && this.gen === gen) this.boot(kind, file);
     });
   }
 
-  private boot(kind: 'power' | 'load' | 'reset'): void {
+  /**
+   * load()/reset(): like Espruino (JSIS_TODO_FLASH_LOAD / JSIS_TODO_RESET), the call returns, the rest
+   * of the input line runs, and the interpreter is replaced when the board is next idle.
+   */
+  private bootWhenIdle(kind: 'load' | 'reset', file?: string): void {
+    const gen = this.gen;
+    setImmediate(() => {
+      if (this.powered && this.gen === gen) this.softBoot(kind, file);
+    });
+  }
+
+  private boot(kind: 'power' | 'load' | 'reset', file?: string): void {
     const gen = this.gen;
     const alive = () => this.powered && this.gen === gen;
     const random = new FixedSeedRandom();
@@ -239,9 +250,9 @@ export class EmulatedBoard extends EventEmitter {
         t.handle = t.start(ms);
       },
       evaluate: (code, filename) => this.evaluate(code, filename),
-      reboot: () => this.haltAnd('power'),
-      load: () => this.haltAnd('load'),
-      reset: () => this.haltAnd('reset'),
+      reboot: () => this.haltAnd(),
+      load: (file) => this.bootWhenIdle('load', file),
+      reset: () => this.bootWhenIdle('reset'),
       setEcho: (on) => {
         this.repl!.echoOff = !on;
       },
@@ -252,8 +263,8 @@ export class EmulatedBoard extends EventEmitter {
     };
     this.sandbox = createSandbox(host);
 
-    // jsfLoadBootCodeFromFlash: .bootrst always, .bootcde unless this is a reset().
-    const bootFile = this.storage!.get('.bootrst') ?? (kind === 'reset' ? undefined : this.storage!.get('.bootcde'));
+    // jsfLoadBootCodeFromFlash: .bootrst always, .bootcde unless this is a reset(); load(file) runs file.
+    const bootFile = file !== undefined ? this.storage!.get(file) : this.storage!.get('.bootrst') ?? (kind === 'reset' ? undefined : this.storage!.get('.bootcde'));
     if (bootFile) this.runCallback(gen, () => this.evaluate(Buffer.from(bootFile).toString('latin1'), 'boot code'), false);
     if (alive()) this.runCallback(gen, () => (this.sandbox!.realm.global.E as { emit: Function }).emit('init'), false);
     if (!alive()) return;
@@ -265,9 +276,9 @@ export class EmulatedBoard extends EventEmitter {
     this.repl.idle();
   }
 
-  /** Called from inside sandbox code: schedule the new interpreter, then unwind the old one. */
-  private haltAnd(kind: 'power' | 'load' | 'reset'): never {
-    this.softBoot(kind);
+  /** E.reboot() from inside sandbox code: a hardware reset never returns, so unwind the old code. */
+  private haltAnd(): never {
+    this.softBoot('power');
     throw new BoardHalt('rebooting');
   }
 

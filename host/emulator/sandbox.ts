@@ -41,7 +41,8 @@ export interface SandboxHost {
   /** Evaluates code in the sandbox the way the REPL does (Espruino syntax checks included). */
   evaluate(code: string, filename: string): unknown;
   reboot(): void;
-  load(): void;
+  /** Replaces the interpreter once idle, running .bootcde (or the named Storage file). */
+  load(file?: string): void;
   reset(): void;
   setEcho(on: boolean): void;
   rejection(reason: unknown): void;
@@ -149,9 +150,13 @@ export function createSandbox(host: SandboxHost): Sandbox {
   define('echo', n((on: unknown) => guard(() => host.setEcho(Boolean(on)))));
   define('save', n(() => guard(() =>
     host.consoleError('save() of the RAM image is not emulated: store code with E.setBootCode() or Storage.write(".bootcde", …)'))));
-  define('load', n(() => guard(() => host.load())));
+  define('load', n((file?: unknown) => guard(() => host.load(file === undefined ? undefined : String(file)))));
   define('reset', n((clearFlash?: unknown) => guard(() => {
-    if (clearFlash) host.storage.eraseAll();
+    // reset(true) removes saved code (jsfRemoveCodeFromFlash), not the other Storage files.
+    if (clearFlash) {
+      host.print('Erasing saved code.\n');
+      for (const f of ['.varimg', '.bootcde', '.bootrst']) host.storage.erase(f);
+    }
     host.reset();
   })));
   // Espruino's Math.random is a fixed-seed generator on at least the Linux build (DESIGN.md §3).
