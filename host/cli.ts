@@ -8,6 +8,7 @@ import { register as registerEmulate } from './commands/emulate.js';
 import { register as registerDevices } from './commands/devices.js';
 import { register as registerUsers } from './commands/users.js';
 import { register as registerBroker } from './commands/broker.js';
+import { register as registerVerify } from './commands/verify.js';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -26,6 +27,7 @@ export function makeProgram(): Command {
   registerDevices(program);
   registerUsers(program);
   registerBroker(program);
+  registerVerify(program);
   return program;
 }
 

@@ -72,6 +72,13 @@ export class MemoryReplayStore implements ReplayStore {
   put(id: string, d: string, s: ReceiveState) { this.m.set(id + '\u0000' + d, s); }
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class Verifier {
   private readonly prefix: string;
   private readonly now: () => number;
@@ -98,7 +105,7 @@ export class Verifier {
 
   private keysFor(dev: DeviceRecord, direction: string): (epoch: number) => FrameKeys | null {
     let c = this.keyCache.get(dev.id + '/' + direction);
-    if (!c || c.root !== dev.root) {
+    if (!c || !sameBytes(c.root, dev.root)) {
       c = { root: dev.root, keys: new Map() };
       this.keyCache.set(dev.id + '/' + direction, c);
     }

@@ -1,0 +1,91 @@
+// The verifier attached to a broker: subscribes to every device's uplink as an operator, opens each frame
+// with the registry's keys and replay state (persisted before a reading is reported), audits rejections.
+import mqtt from 'mqtt';
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_PREFIX } from '../../core/ids.js';
+import { SealmqError } from '../errors.js';
+import type { Registry } from '../registry/registry.js';
+import { Verifier, VerifyResult } from './verifier.js';
+
+export interface VerifierRunOptions {
+  registry: Registry;
+  brokerUrl: string;
+  username: string;
+  password: string;
+  prefix?: string;
+  onResult: (r: VerifyResult) => void;
+  now?: () => number;
+}
+
+export interface RunningVerifier {
+  stats: VerifierStats;
+  close(): Promise<void>;
+}
+
+export interface VerifierStats { accepted: number; rejected: number; byReason: Record<string, number> }
+
+/**
+ * A Verifier over the registry: device status and epochs are read per frame (so a revocation takes effect
+ * at once), the replay window is persisted before onResult sees a reading, every rejection is audited.
+ */
+export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () => number; onResult?: (r: VerifyResult) => void }): { verifier: Verifier; stats: VerifierStats } {
+  const stats: VerifierStats = { accepted: 0, rejected: 0, byReason: {} };
+  const verifier = new Verifier({
+    prefix: o.prefix ?? DEFAULT_PREFIX,
+    now: o.now,
+    devices: { device: (id) => reg.deviceRecord(id) },
+    replay: { get: (id, d) => reg.getReceiveState(id, d), put: (id, d, s) => reg.putReceiveState(id, d, s) },
+    onResult: (r) => {
+      if (r.ok) {
+        stats.accepted++;
+        reg.touchDevice(r.device);
+      } else {
+        stats.rejected++;
+        stats.byReason[r.reason] = (stats.byReason[r.reason] ?? 0) + 1;
+        // The device id is only recorded when the topic carried a valid one: the topic may be hostile.
+        reg.audit({ actor: 'verifier', action: 'verify.rejected', device: r.device && r.reason !== 'unknown-device' ? r.device : undefined,
+          detail: { reason: r.reason, counter: r.counter ?? null, epoch: r.epoch ?? null, ...(r.reason === 'unknown-device' ? { claimed: r.device } : {}) } });
+      }
+      o.onResult?.(r);
+    },
+  });
+  return { verifier, stats };
+}
+
+export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifier> {
+  const prefix = o.prefix ?? DEFAULT_PREFIX;
+  const { verifier, stats } = registryVerifier(o.registry, { prefix, now: o.now, onResult: o.onResult });
+  const client = mqtt.connect(o.brokerUrl, {
+    username: o.username,
+    password: o.password,
+    clientId: 'sealmq-verify-' + randomBytes(4).toString('hex'),
+    protocolVersion: 4,
+    reconnectPeriod: 1000,
+    connectTimeout: 5000,
+  });
+  await new Promise<void>((resolve, reject) => {
+    const fail = (e: Error) => {
+      client.end(true);
+      reject(new SealmqError('auth', `verifier: cannot log in to ${o.brokerUrl} as ${o.username}: ${e.message}`, {
+        hint: 'check the broker URL, the operator name and password (sealmq users add NAME --role viewer)',
+      }));
+    };
+    client.once('error', fail);
+    client.once('connect', () => {
+      client.off('error', fail);
+      client.subscribe(`${prefix}/+/up`, { qos: 0 }, (err, granted) => {
+        if (err || !granted || granted.some((g) => g.qos === 128)) {
+          client.end(true);
+          reject(new SealmqError('auth', `verifier: the broker refused the subscription to ${prefix}/+/up for ${o.username}`));
+        } else resolve();
+      });
+    });
+  });
+  client.on('message', (topic, payload) => {
+    verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
+  });
+  return {
+    stats,
+    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+  };
+}
