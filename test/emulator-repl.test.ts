@@ -126,3 +126,10 @@ test('bracket counting ignores strings, comments, regexes and templates', (t) =>
   t.is(countBrackets('"abc'), 0);
   t.is(countBrackets('function(){'), 1);
 });
+
+test('a line that never ends is stopped by the watchdog: "Execution Interrupted"', (t) => {
+  const c = consoleBoard({ watchdogMs: 50 });
+  t.is(c.type('while(1);\n'), 'while(1);\r\nExecution Interrupted\r\n>');
+  t.is(c.type('1\n'), '1\r\n=1\r\n>');
+  c.board.close();
+});

@@ -210,6 +210,8 @@ export class EmulatedBoard extends EventEmitter {
       this.repl = new ConsoleRepl({
         write: (s) => this.out(s),
         execute: (code, echo) => this.executeLine(code, echo),
+        // Input is only read between runs of sandbox code (one thread), so there is nothing to break here;
+        // a line that runs too long is stopped by the watchdog instead.
         interrupt: () => undefined,
         identify: () => this.repl?.print(`Espruino ${EMULATOR_VERSION} ${this.profile.board}\n`),
       });
