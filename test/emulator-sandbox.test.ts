@@ -2,6 +2,7 @@
 // leans on Node or modern ES fails on the emulated board as it would on a real one.
 import test from 'ava';
 import { consoleBoard } from './emulator-helpers.js';
+import { profileFrom, DEFAULT_PROFILE } from '../host/emulator/profile.js';
 
 const evalOn = (c: ReturnType<typeof consoleBoard>, expr: string): string => {
   const out = c.type(`\x10print(JSON.stringify(${expr}))\n`);
@@ -136,5 +137,14 @@ test('load() returns, the rest of the line runs, then the board reloads from fla
   t.is(evalOn(c, '[typeof fromApp, typeof fromBoot]'), '["number","undefined"]');
   t.is(c.type('\x10reset(true)\n'), 'Erasing saved code.\r\n>');
   t.is(evalOn(c, 'require("Storage").list().join()'), '"app.js"');
+  c.board.close();
+});
+
+test('board profiles: boards/<name>.json fields, defaults for the rest', (t) => {
+  const p = profileFrom({ name: 'x', board: 'ESP32', consoleBaud: 115200, crypto: { native: false }, totalVars: 9000, storageBytes: 65536 });
+  t.deepEqual(p, { board: 'ESP32', totalVars: 9000, storageBytes: 65536, nativeCrypto: false, consoleBaud: 115200, baseVars: DEFAULT_PROFILE.baseVars });
+  t.is(profileFrom({}).totalVars, 16383);
+  const c = consoleBoard({ profile: p });
+  t.is(evalOn(c, '(function(){try{require("crypto");return 1}catch(e){return 0}})()'), '0');
   c.board.close();
 });
