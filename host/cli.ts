@@ -9,6 +9,8 @@ import { register as registerDevices } from './commands/devices.js';
 import { register as registerUsers } from './commands/users.js';
 import { register as registerBroker } from './commands/broker.js';
 import { register as registerVerify } from './commands/verify.js';
+import { register as registerProvision } from './commands/provision.js';
+import { register as registerSend } from './commands/send.js';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -28,6 +30,8 @@ export function makeProgram(): Command {
   registerUsers(program);
   registerBroker(program);
   registerVerify(program);
+  registerProvision(program);
+  registerSend(program);
   return program;
 }
 

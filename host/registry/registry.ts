@@ -575,6 +575,29 @@ export class Registry {
     });
   }
 
+  // ── send counters (host → board commands) ──────────────────────────────────────────────────────────
+
+  /**
+   * The next counter the host may seal under for (device, direction, epoch), committed (synchronous=FULL)
+   * before it is returned: a crash after this call skips a counter, never reuses one. A new epoch starts at 1.
+   */
+  nextSendCounter(id: string, direction: string, epoch: number): number {
+    checkDeviceId(id);
+    checkDirection(direction);
+    return this.tx(() => {
+      if (!this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(id)) throw inputError(`no device ${id} in the registry`);
+      const r = this.db.prepare('SELECT epoch, counter FROM send_counters WHERE device_id = ? AND direction = ?').get(id, direction) as
+        { epoch: number; counter: number } | undefined;
+      if (r && r.epoch > epoch) throw new SealmqError('internal', `send counter of ${id}/${direction} is at epoch ${r.epoch}, above ${epoch}`);
+      const next = r && r.epoch === epoch ? r.counter + 1 : 1;
+      if (next > 0xffffffff) throw new SealmqError('input', `${id}/${direction}: counters of epoch ${epoch} are used up`, { hint: 'rotate the device to a new key epoch' });
+      this.db.prepare(`INSERT INTO send_counters(device_id, direction, epoch, counter, updated_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(device_id, direction) DO UPDATE SET epoch = excluded.epoch, counter = excluded.counter, updated_at = excluded.updated_at`)
+        .run(id, direction, epoch, next, this.clock());
+      return next;
+    });
+  }
+
   // ── TOTP steps (broker) ────────────────────────────────────────────────────────────────────────────
 
   /**

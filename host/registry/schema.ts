@@ -79,8 +79,20 @@ CREATE INDEX audit_device ON audit(device_id, seq);
 CREATE INDEX audit_action ON audit(action, seq);
 `;
 
+/** V2: the host's own send counters (commands down), one per (device, direction, epoch); never reused. */
+const V2 = `
+CREATE TABLE send_counters (
+  device_id  TEXT NOT NULL REFERENCES devices(id),
+  direction  TEXT NOT NULL CHECK (direction IN ('up', 'down')),
+  epoch      INTEGER NOT NULL CHECK (epoch BETWEEN 0 AND 255),
+  counter    INTEGER NOT NULL CHECK (counter BETWEEN 0 AND 4294967295),
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (device_id, direction)
+) STRICT;
+`;
+
 /** migrations[i] takes the schema from version i to i + 1. */
-export const MIGRATIONS: readonly string[] = [V1];
+export const MIGRATIONS: readonly string[] = [V1, V2];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings the database to SCHEMA_VERSION; refuses one written by a newer sealmq. */
