@@ -11,6 +11,8 @@ import { register as registerBroker } from './commands/broker.js';
 import { register as registerVerify } from './commands/verify.js';
 import { register as registerProvision } from './commands/provision.js';
 import { register as registerSend } from './commands/send.js';
+import { register as registerFlash } from './commands/flash.js';
+import { register as registerDemo } from './commands/demo.js';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -32,6 +34,8 @@ export function makeProgram(): Command {
   registerVerify(program);
   registerProvision(program);
   registerSend(program);
+  registerFlash(program);
+  registerDemo(program);
   return program;
 }
 

@@ -13,8 +13,8 @@ export interface FlashOptions {
   port: string;
   /** The bundle's bytes (dist/firmware.js). */
   bundle: Uint8Array;
-  /** The version the bundle announces (SEALMQ.version); checked after the reboot. */
-  version: string;
+  /** The version the bundle announces (SEALMQ.version), checked after the reboot; null: any sealmq version. */
+  version: string | null;
   link?: LinkOptions;
   chunkSize?: number;
   onProgress?: (phase: 'upload' | 'verify' | 'reboot', done: number, total: number) => void;
@@ -31,21 +31,21 @@ export interface FlashResult {
 }
 
 /** Waits until the rebooted board answers a version query (it may print its banner meanwhile). */
-async function waitForFirmware(repl: Repl, want: string, timeoutMs: number): Promise<string> {
+async function waitForFirmware(repl: Repl, want: string | null, timeoutMs: number): Promise<string> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < end) {
     try {
       await repl.sync();
       const v = await firmwareVersion(repl);
-      if (v === want) return v;
+      if (v !== null && (want === null || v === want)) return v;
       last = new Error(`it answers ${v === null ? 'without sealmq firmware' : 'with version ' + v}`);
     } catch (e) {
       last = e;
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw deviceError(`the board on ${repl.link.url} did not come back with sealmq ${want} after the reboot (${(last as Error)?.message ?? 'no answer'})`,
+  throw deviceError(`the board on ${repl.link.url} did not come back with sealmq ${want ?? 'firmware'} after the reboot (${(last as Error)?.message ?? 'no answer'})`,
     'power-cycle the board and run `sealmq flash` again');
 }
 

@@ -1,5 +1,5 @@
-// Progress for long board operations: a bar on a terminal (cli-progress), a line per phase otherwise,
-// nothing with --json (stdout stays machine-readable; progress always goes to stderr).
+// Progress for long board operations: a bar on stderr when it is a terminal (cli-progress); nothing with
+// --json or when stderr is not a terminal, so logs and scripts get only the result and the errors.
 import cliProgress from 'cli-progress';
 
 export interface Progress {
@@ -8,18 +8,8 @@ export interface Progress {
 }
 
 export function progress(enabled: boolean, title: string): Progress {
-  if (!enabled) return { update() {}, stop() {} };
-  if (!process.stderr.isTTY) {
-    let last = '';
-    return {
-      update(label, done, total) {
-        if (label !== last) process.stderr.write(`${title}: ${label}\n`);
-        last = label;
-        if (done === total && label === 'done') last = '';
-      },
-      stop() {},
-    };
-  }
+  // Not a terminal (a log file, CI, another program): stay quiet; the result line says what happened.
+  if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
     format: `${title} [{bar}] {percentage}% {label} {value}/{total}`,

@@ -6,6 +6,7 @@ import { inputError } from '../errors.js';
 import { localActor } from '../registry/registry.js';
 import { openUnlockedRegistry } from './passphrase.js';
 import { progress } from './progress.js';
+import { checkPortExists } from './flash.js';
 
 export function register(program: Command): void {
   program.command('provision')
@@ -27,6 +28,7 @@ passphrase, $SEALMQ_PASSPHRASE or a prompt) only after the board proved it holds
 nothing is recorded: fix the cause and run the same command again.`)
     .action(async (o) => {
       checkProvisionInput({ deviceId: o.device, broker: o.broker, interval: o.interval });
+      checkPortExists(o.port);
       let wifi: { ssid: string; password: string } | undefined;
       if (o.wifiSsid !== undefined) {
         const pw = o.wifiPasswordEnv ? process.env[o.wifiPasswordEnv] : '';

@@ -1,0 +1,46 @@
+// `sealmq flash`: the firmware onto a board through its console, verified by hash, rebooted, answering.
+import { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { flashBoard } from '../board/flash.js';
+import { firmwareBundle } from '../board/firmware-bundle.js';
+import { deviceError, inputError } from '../errors.js';
+import { progress } from './progress.js';
+
+/** A serial device path that does not exist is the commonest mistake: say so before anything else. */
+export function checkPortExists(port: string): void {
+  const path = port.startsWith('serial:') ? port.slice(7).split('?')[0] : port.startsWith('/') ? port : null;
+  if (path && !existsSync(path)) throw deviceError(`no such port: ${path}`, 'list serial ports with `ls /dev/ttyUSB* /dev/ttyACM*`; is the board plugged in?');
+}
+
+export function register(program: Command): void {
+  program.command('flash')
+    .description('upload the firmware to a board so that it runs at boot; verified by SHA-256 read back from the board, then rebooted')
+    .requiredOption('--port <url>', 'console link: /dev/ttyUSB0, tcp://HOST:PORT or emulated:NAME')
+    .option('--board <name>', 'board profile to build for (boards/<name>.json)', 'esp32')
+    .option('--bundle <file>', 'flash this prebuilt bundle instead of building one now')
+    .option('--baud <n>', 'serial baud rate', (v) => Number.parseInt(v, 10), 115200)
+    .option('--json', 'print the result as one JSON object')
+    .action(async (o) => {
+      checkPortExists(o.port);
+      let bundle: Uint8Array;
+      let version: string | null;
+      if (o.bundle) {
+        if (!existsSync(o.bundle)) throw inputError(`--bundle: no such file: ${o.bundle}`);
+        bundle = new Uint8Array(readFileSync(o.bundle));
+        version = null;
+      } else {
+        const fw = await firmwareBundle(o.board);
+        bundle = fw.bundle;
+        version = fw.version;
+      }
+      const bar = progress(!o.json, 'flash');
+      try {
+        const r = await flashBoard({ port: o.port, bundle, version, link: { baud: o.baud }, onProgress: (phase, d, t) => bar.update(phase, d, t) });
+        bar.stop();
+        if (o.json) process.stdout.write(JSON.stringify({ ok: true, port: o.port, ...r }) + '\n');
+        else process.stdout.write(`flashed ${r.bytes} bytes to ${o.port} in ${r.seconds.toFixed(1)} s; sha256 ${r.sha256.slice(0, 16)}… verified (${r.hashMethod}); sealmq ${r.version} answers\n`);
+      } finally {
+        bar.stop();
+      }
+    });
+}

@@ -1,0 +1,75 @@
+// An emulated board in its own process (`sealmq emulate`), as the demo, benchmarks and tests use it:
+// a separate event loop like a separate chip, reached only through its console URL.
+import { spawn, ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { deviceError } from '../errors.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/sealmq.js', import.meta.url));
+
+export interface EmulatorProcessOptions {
+  name: string;
+  flashFile: string;
+  board?: string;
+  pty?: string;
+  baud?: number;
+  nativeCrypto?: boolean;
+  /** Lines the emulator prints on stderr (diagnostics). */
+  onStderr?: (line: string) => void;
+  startTimeoutMs?: number;
+}
+
+export interface EmulatorProcess {
+  name: string;
+  /** tcp://127.0.0.1:PORT */
+  console: string;
+  pty?: string;
+  proc: ChildProcess;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+  /** SIGKILL: a power cut. */
+  cut(): Promise<void>;
+}
+
+export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProcess> {
+  const args = [BIN, 'emulate', '--name', o.name, '--console', 'tcp://127.0.0.1:0', '--flash', o.flashFile];
+  if (o.board) args.push('--board', o.board);
+  if (o.pty) args.push('--pty', o.pty);
+  if (o.baud) args.push('--baud', String(o.baud));
+  if (o.nativeCrypto === false) args.push('--no-native-crypto');
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const end = (sig: NodeJS.Signals) => async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
+    await exited;
+  };
+  let err = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    const lines = err.split('\n');
+    err = lines.pop()!;
+    for (const l of lines) o.onStderr?.(l);
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(deviceError(`emulated board ${o.name} did not start within ${(o.startTimeoutMs ?? 15000) / 1000} s`));
+    }, o.startTimeoutMs ?? 15000);
+    const early = (code: number | null) => {
+      clearTimeout(timer);
+      reject(deviceError(`emulated board ${o.name} exited at start (code ${code}): ${err.trim()}`));
+    };
+    proc.once('exit', early);
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /^console (tcp:\/\/\S+)\n/m.exec(out);
+      const needPty = !!o.pty;
+      const p = /^pty (\S+)\n/m.exec(out);
+      if (m && (!needPty || p)) {
+        clearTimeout(timer);
+        proc.off('exit', early);
+        resolve({ name: o.name, console: m[1], pty: p?.[1], proc, stop: end('SIGTERM'), cut: end('SIGKILL') });
+      }
+    });
+  });
+}
