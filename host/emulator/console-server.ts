@@ -7,8 +7,14 @@
 // With a baud rate set, bytes move no faster than a real UART in either direction.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import type { EmulatedBoard } from './board.js';
+import { existsSync, unlinkSync } from 'node:fs';
+
+/** What a console cable plugs into: an emulated board, or Espruino's Linux build in a process. */
+export interface ConsoleDevice {
+  on(event: 'output', fn: (b: Buffer) => void): unknown;
+  off(event: 'output', fn: (b: Buffer) => void): unknown;
+  write(b: Buffer): void;
+}
 import { BaudPipe } from './uart.js';
 
 export interface ConsoleServerOptions {
@@ -32,7 +38,7 @@ export class ConsoleServer {
   private readonly onOutput = (b: Buffer) => this.toClient(b);
 
   constructor(
-    private readonly board: EmulatedBoard,
+    private readonly board: ConsoleDevice,
     private readonly opts: ConsoleServerOptions = {},
   ) {
     const send = (b: Buffer) => {
@@ -104,6 +110,8 @@ export class ConsoleServer {
     child.stderr!.on('data', (d) => (err += d));
     child.on('exit', () => {
       if (this.socat === child) this.socat = undefined;
+      // No stale link to a dead pseudo-terminal in between: an opener sees "no such device" and retries.
+      try { unlinkSync(path); } catch { /* socat removed it */ }
       // Its cable was taken by a TCP client (or its PTY failed): wait on PATH again.
       if (!this.closing) setTimeout(() => !this.closing && !this.socat && this.startSocat().catch(() => undefined), 50);
     });

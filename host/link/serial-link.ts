@@ -32,7 +32,21 @@ export class SerialLink implements ConsoleLink {
     } catch (e) {
       throw deviceError(`cannot open ${this.path}: the serialport package did not load (${(e as Error).message})`, 'run npm install in the sealmq folder', e);
     }
-    await new Promise<void>((resolve, reject) => {
+    // A board that just rebooted (USB re-enumerating) or a pseudo-terminal being re-made is briefly
+    // absent: retry "no such device" for a moment before giving up.
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      try {
+        return await this.openOnce(SerialPort);
+      } catch (e) {
+        if (!/no such device/.test((e as Error).message) || Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  private openOnce(SerialPort: typeof import('serialport').SerialPort): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const p = new SerialPort({ path: this.path, baudRate: this.baudRate, autoOpen: false });
       p.open((e) => {
         if (e) {

@@ -1,0 +1,87 @@
+// Espruino's own Linux build (ESPRUINO_BIN) in a process, behind the same console cable as an emulated
+// board (TCP, and a PTY via socat): the conformance tests and `sealmq espruino` flash and provision it
+// with the very host code that drives a real board. Espruino's console is its stdin/stdout (pipes are
+// enough: it reads bytes and echoes like a UART); it runs in a working folder that holds its
+// espruino.flash (its Storage).
+import { spawn, ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { deviceError, inputError } from '../errors.js';
+import { ConsoleServer } from '../emulator/console-server.js';
+
+export function espruinoBin(env: NodeJS.ProcessEnv = process.env): string | null {
+  const b = env.ESPRUINO_BIN;
+  return b && b.length ? b : null;
+}
+
+/**
+ * One Espruino Linux process. Its quirk that no board has: a second Ctrl-C at an empty prompt within
+ * 5 s exits the program (src/jsinteractive.c), and every host tool opens with one Ctrl-C. A Ctrl-C
+ * arriving within 5 s of the previous one is therefore dropped here, so two tools in a row do not
+ * kill the "board".
+ */
+export class EspruinoProcess extends EventEmitter {
+  private child: ChildProcess | undefined;
+  private lastCtrlC = 0;
+
+  constructor(readonly bin: string, readonly dir: string) {
+    super();
+    if (!existsSync(bin)) throw inputError(`ESPRUINO_BIN: no such file: ${bin}`);
+  }
+
+  start(): void {
+    const child = spawn(this.bin, [], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout!.on('data', (b: Buffer) => this.emit('output', b));
+    child.stderr!.on('data', (b: Buffer) => this.emit('stderr', b));
+    child.on('exit', (code, sig) => this.emit('exit', code, sig));
+    child.stdin!.on('error', () => undefined);
+    child.on('error', (e) => this.emit('error', deviceError(`cannot start Espruino (${this.bin}): ${e.message}`, 'check ESPRUINO_BIN')));
+  }
+
+  write(b: Buffer): void {
+    if (!this.child || this.child.exitCode !== null) return;
+    let data = b;
+    if (b.includes(3)) {
+      const now = Date.now();
+      const keep: number[] = [];
+      for (const c of b) {
+        if (c === 3) {
+          if (now - this.lastCtrlC < 5500) continue;
+          this.lastCtrlC = now;
+        }
+        keep.push(c);
+      }
+      data = Buffer.from(keep);
+    }
+    this.child.stdin!.write(data);
+  }
+
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const done = new Promise<void>((r) => c.once('exit', () => r()));
+    // A power cut, as far as Espruino is concerned: its Storage file holds whatever was written.
+    c.kill('SIGKILL');
+    await done;
+  }
+}
+
+export interface EspruinoBoard {
+  console: string;
+  pty?: string;
+  process: EspruinoProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts Espruino in `dir` with a console on tcp://127.0.0.1:PORT (and a PTY at ptyPath if given). */
+export async function startEspruinoBoard(bin: string, dir: string, ptyPath?: string): Promise<EspruinoBoard> {
+  const p = new EspruinoProcess(bin, dir);
+  const server = new ConsoleServer(p, { ptyPath });
+  p.start();
+  const url = await server.listen(0, '127.0.0.1');
+  return {
+    console: url, pty: ptyPath, process: p,
+    async stop() { await server.close(); await p.stop(); },
+  };
+}
