@@ -1,4 +1,26 @@
+// `sealmq build [--board NAME] [--out DIR]`: bundle the firmware and its self-test for a board, refuse
+// anything Espruino lacks, print the sizes against their budgets (host/build/bundle.ts does the work).
 import { Command } from 'commander';
+import { relative } from 'node:path';
+import { buildFirmware, DEFAULT_BOARD } from '../build/bundle.js';
+import { listBoards } from '../build/boards.js';
+
+const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+
 export function register(program: Command): void {
-  program.command('build').description('(not yet implemented)').action(() => { throw new Error('build: not yet implemented'); });
+  program
+    .command('build')
+    .description('bundle firmware/main.ts into ONE Espruino script (dist/firmware.js, ≤ 16 KB) plus dist/selftest.js; refuses constructs Espruino lacks')
+    .option('--board <name>', `board profile from boards/ (${listBoards().join(', ')}) or a path to one`, DEFAULT_BOARD)
+    .option('--out <dir>', 'output directory', 'dist')
+    .option('--entry <file>', 'firmware entry point (for experiments; skips the self-test)')
+    .option('--no-selftest', 'do not build dist/selftest.js')
+    .action(async (o) => {
+      const r = await buildFirmware({ board: o.board, outDir: o.out, entry: o.entry, selftest: o.entry ? false : o.selftest });
+      const show = (a: { file: string; bytes: number; budget: number }) =>
+        `${relative(process.cwd(), a.file) || a.file}  ${a.bytes} bytes (${kb(a.bytes)} of ${kb(a.budget)} budget, ${Math.round((100 * a.bytes) / a.budget)}%)`;
+      process.stdout.write(`board ${r.board.name} (${r.board.board}, network ${r.board.network}, native crypto ${r.board.crypto.native ? 'expected' : 'not expected'})\n`);
+      process.stdout.write(show(r.firmware) + '\n');
+      if (r.selftest) process.stdout.write(show(r.selftest) + '\n');
+    });
 }

@@ -1,0 +1,123 @@
+// What Espruino 2v29 offers the firmware, and nothing else: device code type-checks against this file,
+// the ES5 library and Promise (firmware/tsconfig.json), so Node's APIs and the ES2015+ built-ins Espruino
+// lacks (Map, Set, Symbol, Array.from, Number.isInteger, Math.imul, …) fail to compile here.
+// Sources: src/jswrap_*.c, libs/crypto/jswrap_crypto.c, libs/network/jswrap_net.c,
+// libs/network/esp32/jswrap_esp32_network.c in github.com/espruino/Espruino, and DESIGN.md §6.
+
+/** The board profile the bundler injects (boards/<name>.json, trimmed to what the firmware reads). */
+declare const __BOARD__: BoardInfo;
+/** sealmq's version (package.json), injected by the bundler. */
+declare const __VERSION__: string;
+
+interface BoardSensor {
+  /** Reading name in the uplink's "d" object. */
+  name: string;
+  /** temperature (E.getTemperature), analog (analogRead), digital (digitalRead), free (process.memory), uptime (s). */
+  kind: string;
+  pin?: string | number;
+}
+
+interface BoardInfo {
+  name: string;
+  /** "wifi": require("Wifi").connect first (ESP32); "native": the OS's network (Linux build, emulated board). */
+  network: string;
+  /** Default K of "save every K" (RFC 8613 App. B.1.1) when the config gives none. */
+  counterBlock: number;
+  sensors: BoardSensor[];
+}
+
+/** Espruino's event methods exist on every object (jswrap_object.c). */
+interface EspruinoEmitter {
+  on(event: string, listener: (...args: any[]) => void): void;
+  removeAllListeners(event?: string): void;
+  emit(event: string, ...args: any[]): void;
+}
+
+interface EspruinoE extends EspruinoEmitter {
+  /** Bytes of strings, arrays or typed arrays; a binary string's chars are bytes. */
+  toUint8Array(...data: any[]): Uint8Array;
+  /** A binary string (one char per byte) of the given bytes. */
+  toString(...data: any[]): string;
+  /** Chip temperature in °C (NaN on the Linux build). */
+  getTemperature(): number;
+  /** CRC32 of the data. */
+  CRC32(data: any): number;
+  reboot(): void;
+  getSizeOf(v: any, depth?: number): number;
+}
+
+interface EspruinoMemory {
+  free: number;
+  usage: number;
+  total: number;
+  history: number;
+}
+
+interface EspruinoProcess {
+  version: string;
+  env: { [k: string]: any };
+  memory(gc?: boolean): EspruinoMemory;
+}
+
+declare const E: EspruinoE;
+declare const process: EspruinoProcess;
+/** Espruino's global object (ES2020's globalThis also exists on 2v29). */
+declare const global: any;
+
+declare function print(...text: any[]): void;
+declare const console: { log(...text: any[]): void };
+/** Seconds since 1970 as a float; the board's RTC starts at 0 unless the clock is set. */
+declare function getTime(): number;
+declare function setTime(seconds: number): void;
+declare function setTimeout(fn: () => void, ms?: number): number;
+declare function setInterval(fn: () => void, ms?: number): number;
+declare function clearTimeout(id?: number): void;
+declare function clearInterval(id?: number): void;
+declare function changeInterval(id: number, ms: number): void;
+/** 0..1 */
+declare function analogRead(pin: string | number): number;
+declare function digitalRead(pin: string | number): number;
+
+/** require("Storage") (src/jswrap_storage.c): a journaling store in flash; reads return binary strings. */
+interface StorageModule {
+  read(name: string, offset?: number, length?: number): string | undefined;
+  readJSON(name: string, noExceptions?: boolean): any;
+  /** Writes a whole file. Espruino erases an existing file of that name BEFORE it writes the new one. */
+  write(name: string, data: string | Uint8Array, offset?: number, size?: number): boolean;
+  writeJSON(name: string, data: any): boolean;
+  erase(name: string): void;
+  list(regex?: RegExp): string[];
+  getFree(): number;
+}
+
+/** require("crypto") (libs/crypto/jswrap_crypto.c); absent on some ESP32 builds. */
+interface CryptoModule {
+  SHA1?: (data: any) => ArrayBuffer;
+  SHA256?: (data: any) => ArrayBuffer;
+  AES?: {
+    /** No padding; a length that is not a multiple of 16 prints an error and returns undefined. */
+    encrypt(data: any, key: any, options?: { iv?: any; mode?: string }): ArrayBuffer | undefined;
+    decrypt(data: any, key: any, options?: { iv?: any; mode?: string }): ArrayBuffer | undefined;
+  };
+}
+
+/** A socket from require("net").connect (libs/network/jswrap_net.c): data events carry binary strings. */
+interface NetSocket extends EspruinoEmitter {
+  write(data: string): boolean;
+  end(data?: string): void;
+}
+
+interface NetModule {
+  connect(options: { host: string; port: number }, onConnect?: (s: NetSocket) => void): NetSocket;
+}
+
+/** require("Wifi") on the ESP32 (libs/network/esp32/jswrap_esp32_network.c). */
+interface WifiModule extends EspruinoEmitter {
+  connect(ssid: string, options: { password?: string }, callback: (err: string | null) => void): void;
+  setSNTP?: (server: string, tzOffset: number) => void;
+}
+
+declare function require(module: 'Storage'): StorageModule;
+declare function require(module: 'crypto'): CryptoModule;
+declare function require(module: 'net'): NetModule;
+declare function require(module: 'Wifi'): WifiModule;

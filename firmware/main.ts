@@ -1,0 +1,75 @@
+/**
+ * sealmq firmware entry (bundled by `sealmq build` into dist/firmware.js): wires Espruino's Storage,
+ * crypto, clock and network to the device state (device.ts), samples the board's sensors every interval
+ * and publishes each reading sealed on <prefix>/<id>/up, opens commands from <prefix>/<id>/down, and
+ * offers the console API (api.ts).
+ */
+import { devConfig, devInterval, devLoad, onDown, sealUp, stamp } from './device.js';
+import { jsSuite } from './crypto-js.js';
+import { NativeCrypto, nativeSuite } from './crypto-native.js';
+import { linkStart, linkStop, linkUp, publishUp, topic } from './net-link.js';
+import { freeVars, sample } from './sensors.js';
+import { installApi } from './api.js';
+import { espruinoRequire } from './modules.js';
+
+const S = espruinoRequire('Storage');
+let mod: NativeCrypto | undefined;
+try {
+  mod = espruinoRequire('crypto');
+} catch (e) {}
+const native = nativeSuite(mod);
+const crypto = native ? 'native' : 'js';
+let tick: number | undefined;
+let every = 0;
+
+/** Every interval: sample, seal, publish, only with a session (an unsent reading must not burn a counter). */
+const report = () => {
+  const f = linkUp() ? sealUp({ t: stamp(), d: sample(__BOARD__.sensors) }) : '';
+  if (typeof f !== 'string') publishUp(f);
+};
+
+/** Stops the reading timer (Espruino's clearInterval(undefined) throws, and clearInterval() clears all). */
+const unschedule = () => {
+  if (tick !== undefined) clearInterval(tick);
+  tick = undefined;
+};
+
+/** (Re)arms the reading timer when the interval changed. */
+const schedule = () => {
+  if (tick === undefined || every !== devInterval()) {
+    unschedule();
+    tick = setInterval(report, (every = devInterval()) * 1000);
+  }
+};
+
+const stop = () => {
+  linkStop();
+  unschedule();
+};
+
+const start = () => {
+  const c = devConfig();
+  stop();
+  if (!c) return;
+  linkStart(c, (t, p) => {
+    const r = t === topic('down') ? onDown(E.toUint8Array(p)) : null;
+    if (r) publishUp(r);
+    schedule();
+  });
+  schedule();
+};
+
+if (global.SEALMQ) global.SEALMQ.stop(true);
+print('sealmq ' + __VERSION__ + ' on ' + __BOARD__.name + '\ncrypto: ' + crypto);
+installApi(start, stop);
+devLoad({
+  store: S,
+  suite: native || jsSuite,
+  crypto: crypto,
+  now: getTime,
+  free: freeVars,
+  k: __BOARD__.counterBlock,
+  version: __VERSION__,
+  log: (s) => print(s),
+});
+start();

@@ -1,0 +1,153 @@
+// Conformance on Espruino's own interpreter: dist/selftest.js and dist/firmware.js on the Espruino Linux
+// build (ESPRUINO_BIN, or /work/espruino-bin/espruino), talking MQTT to an aedes broker that checks the
+// TOTP login, with frames opened by the host's core. Skipped when no Espruino binary is around.
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Aedes } from 'aedes';
+import { fromHex, utf8Decode, utf8Encode } from '../core/bytes.js';
+import { deriveKeys, initialReceiveState, receive, ReceiveState, seal } from '../core/frame.js';
+import { totp } from '../core/otp.js';
+import { nodePrimitives as P, sha1 } from '../host/protocol/node-primitives.js';
+import { buildFirmware } from '../host/build/bundle.js';
+
+const BIN = [process.env.ESPRUINO_BIN, '/work/espruino-bin/espruino'].find((b) => b && existsSync(b));
+const maybe = BIN ? test.serial : test.serial.skip;
+const ROOT = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
+const OTP = '3132333435363738393031323334353637383930';
+const ID = 'node-01';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let dist = '';
+test.before(async () => {
+  dist = mkdtempSync(join(tmpdir(), 'sealmq-espruino-'));
+  await buildFirmware({ board: 'linux', outDir: dist });
+});
+test.after.always(() => rmSync(dist, { recursive: true, force: true }));
+
+/** Espruino's Linux build in interactive mode: a REPL on stdin/stdout, Storage in <cwd>/espruino.flash. */
+class Espruino {
+  readonly p: ChildProcess;
+  out = '';
+  constructor(cwd: string) {
+    this.p = spawn(BIN!, [], { cwd, stdio: ['pipe', 'pipe', 'ignore'] });
+    this.p.stdout!.on('data', (d) => (this.out += d.toString('latin1')));
+  }
+  /** Sends one line once the board answers (input sent while it is busy can be dropped). */
+  async line(code: string): Promise<void> {
+    await this.idle();
+    this.p.stdin!.write(code + '\n');
+  }
+  async idle(): Promise<void> {
+    const mark = 'READY' + Math.random().toString(36).slice(2);
+    for (let i = 0; i < 50; i++) {
+      this.p.stdin!.write(`print("${mark}")\n`);
+      if (await this.wait(new RegExp(mark + '\\r?\\n'), 400).then(() => true, () => false)) return;
+    }
+    throw new Error('the board never became idle:\n' + this.out.slice(-500));
+  }
+  async wait(re: RegExp, ms = 15000): Promise<RegExpMatchArray> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const m = this.out.match(re);
+      if (m) return m;
+      if (Date.now() > end) throw new Error(`no ${re} in:\n${this.out.slice(-800)}`);
+      await sleep(50);
+    }
+  }
+  kill(): void {
+    this.p.kill('SIGKILL');
+  }
+}
+
+maybe('dist/selftest.js passes every known answer on Espruino, native and pure-JS crypto', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'sealmq-selftest-'));
+  try {
+    const p = spawn(BIN!, [join(dist, 'selftest.js')], { cwd, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    await new Promise((r) => p.on('exit', r));
+    const m = out.match(/(\d+) passed, (\d+) failed/);
+    t.truthy(m, out.slice(-500));
+    t.is(m![2], '0', out.split('\n').filter((l) => l.startsWith('FAIL')).join('\n'));
+    t.true(Number(m![1]) >= 56);
+    t.regex(out, /PASS frame v1 .* \[native\]/);
+    t.regex(out, /PASS frame v1 .* \[js\]/);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+maybe('dist/firmware.js on Espruino: TOTP login, sealed readings, a command, a power cut, no counter reused', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'sealmq-fw-'));
+  const aedes = await Aedes.createBroker();
+  const logins: boolean[] = [];
+  aedes.authenticate = (_c, user, pass, cb) => {
+    const now = Date.now() / 1000;
+    const ok = user === ID && [-30, 0, 30].some((d) => totp(sha1, 64, fromHex(OTP), now + d, 30, 8) === pass?.toString());
+    logins.push(ok);
+    cb(null, ok);
+  };
+  const server = createServer(aedes.handle);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  let st: ReceiveState = initialReceiveState(0);
+  const counters: number[] = [];
+  const msgs: any[] = [];
+  let rejectedByHost = 0;
+  aedes.on('publish', (pkt, client) => {
+    if (!client || pkt.topic !== `sealmq/${ID}/up`) return;
+    const r = receive(P, (e) => deriveKeys(P, fromHex(ROOT), ID, 'up', e), ID, 'up', 'up', st, new Uint8Array(pkt.payload as Buffer));
+    if (!r.ok) return void rejectedByHost++;
+    st = r.state!;
+    counters.push(r.counter!);
+    msgs.push(JSON.parse(utf8Decode(r.plaintext!)!));
+  });
+  const down = (msg: unknown, counter: number) => {
+    const f = seal(P, deriveKeys(P, fromHex(ROOT), ID, 'down', 0), ID, 'down', 'down', 0, counter, utf8Encode(JSON.stringify(msg)));
+    aedes.publish({ cmd: 'publish', topic: `sealmq/${ID}/down`, payload: Buffer.from(f), qos: 0, retain: false, dup: false }, () => {});
+  };
+  let board = new Espruino(cwd);
+  try {
+    await board.line(`require("Storage").write(".bootcde", ${JSON.stringify(await import('node:fs').then((fs) => fs.readFileSync(join(dist, 'firmware.js'), 'utf8')))})`);
+    await board.line('load()');
+    await board.wait(/sealmq: not provisioned/);
+    await board.line(`SEALMQ.provision({id:"${ID}",root:"${ROOT}",otp:"${OTP}",broker:{host:"127.0.0.1",port:${port}},interval:0.1,k:4})`);
+    t.regex((await board.wait(/SMQ (\{"ok".*\})/))[1], /"ok":true/);
+    for (let i = 0; i < 100 && counters.length < 6; i++) await sleep(100);
+    t.true(counters.length >= 6, `${counters.length} readings`);
+    t.deepEqual(counters.slice(0, 6), [1, 2, 3, 4, 5, 6]);
+    t.like(msgs[0], { d: { free: msgs[0].d.free } });
+    t.true(logins[0]);
+    down({ t: null, c: 'ping', a: {} }, 1);
+    for (let i = 0; i < 50 && !msgs.some((m) => m.r === 'ping'); i++) await sleep(100);
+    t.like(msgs.find((m) => m.r === 'ping'), { r: 'ping', i: 1, ok: true, a: {} });
+
+    const before = Math.max(...counters);
+    board.kill();
+    await sleep(200);
+    board = new Espruino(cwd);
+    await board.wait(/sealmq 0\.1\.0|sealmq \d/);
+    for (let i = 0; i < 100 && Math.max(...counters) < before + 6; i++) await sleep(100);
+    const after = counters.slice(counters.indexOf(before) + 1);
+    t.true(after.length > 0, 'it sends again after the power cut');
+    t.true(after[0] > before, `resumed at ${after[0]} after ${before}`);
+    t.true(after[0] <= before + 8, 'at most K (4) counters skipped past the last one used (a few may have been in flight)');
+    t.is(new Set(counters).size, counters.length, 'no counter sent twice');
+    down({ t: null, c: 'ping', a: {} }, 1);
+    await sleep(500);
+    await board.line('SEALMQ.status()');
+    const status = JSON.parse((await board.wait(/SMQ (\{"v".*\})/))[1]);
+    t.like(status, { id: ID, provisioned: true, state: 'ok', crypto: 'native', epoch: 0, connected: true, board: 'linux' });
+    t.is(status.rejected, 1, 'the old command, replayed after the reboot, is refused: the window was persisted');
+    t.is(rejectedByHost, 0);
+  } finally {
+    board.kill();
+    server.close();
+    await new Promise<void>((r) => aedes.close(() => r()));
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
