@@ -82,6 +82,7 @@ export class EmulatedBoard extends EventEmitter {
   private timeOffset = 0;
   private idlePending = false;
   private cutWaiters: (() => void)[] = [];
+  private writesBefore = 0;
 
   constructor(opts: BoardOptions) {
     super();
@@ -92,6 +93,11 @@ export class EmulatedBoard extends EventEmitter {
     this.clock = opts.clock ?? (() => (performance.timeOrigin + performance.now()) / 1000);
     this.watchdogMs = opts.watchdogMs ?? 10_000;
     this.banner = opts.banner ?? true;
+  }
+
+  /** Storage records written whole since this object was made, across power cycles. */
+  get flashWrites(): number {
+    return this.writesBefore + (this.journal?.appends ?? 0);
   }
 
   get isOn(): boolean {
@@ -161,6 +167,7 @@ export class EmulatedBoard extends EventEmitter {
     if (!this.powered) return;
     this.powered = false;
     this.dropInterpreter();
+    this.writesBefore += this.journal?.appends ?? 0;
     this.journal?.close();
     this.journal = undefined;
     this.storage = undefined;

@@ -108,6 +108,8 @@ export class PowerCutError extends Error {
 }
 
 export class FlashJournal {
+  /** Records written whole since this journal was opened (flash wear, for the power-cut campaign). */
+  appends = 0;
   readonly path: string;
   readonly files = new Map<string, Uint8Array>();
   private fd: number;
@@ -191,6 +193,7 @@ export class FlashJournal {
     writeSync(this.fd, rec, 0, rec.length, this.size);
     fdatasyncSync(this.fd);
     this.size += rec.length;
+    this.appends++;
     applyOp(this.files, o);
   }
 
