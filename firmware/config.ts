@@ -36,8 +36,8 @@ export const intIn = (v: any, lo: number, hi: number) => numIn(v, lo, hi) && v =
  */
 export const str = (v: any, re: RegExp, max: number) => typeof v === 'string' && v.length <= max && re.test(v);
 
-/** Hex of exactly n bytes. */
-const hexOf = (v: any, n: number) => str(v, /^[\da-f]+$/i, 2 * n) && v.length === 2 * n;
+/** Lower-case hex of exactly n bytes (lower case, so the same secret always compares equal). */
+const hexOf = (v: any, n: number) => str(v, /^[\da-f]+$/, 2 * n) && v.length === 2 * n;
 
 /** The normalised config, or "bad <field>" for the first field that is wrong. kDefault: the board's K. */
 export const checkConfig = (o: any, kDefault: number): Config | string => {
@@ -52,10 +52,8 @@ export const checkConfig = (o: any, kDefault: number): Config | string => {
     !str(b.host, /^[\w.:-]+$/, 253) ? 'broker.host' : !intIn(b.port, 1, 65535) ? 'broker.port' :
     !(str(c.prefix, /^[\w-]+$/, 64) || str(c.prefix, /^[\w-][\w\/-]*[\w-]$/, 64) && c.prefix.indexOf('//') < 0) ? 'prefix' : !numIn(c.interval, 0.05, 86400) ? 'interval' :
     !intIn(c.k, 1, 65536) ? 'k' : !intIn(c.epoch, 0, 255) ? 'epoch' :
-    w !== undefined && !(w && str(w.ssid, /^./, 32) && str(d(w.password, ''), /^/, 64)) ? 'wifi' : '';
+    w !== undefined && !(w && str(w.ssid, /^./, 32)) ? 'wifi' : '';
   if (bad) return 'bad ' + bad;
-  c.root = c.root.toLowerCase();
-  c.otp = c.otp.toLowerCase();
-  if (w) c.wifi = { ssid: w.ssid, password: d(w.password, '') };
+  if (w) c.wifi = { ssid: w.ssid, password: '' + d(w.password, '') };
   return c;
 };

@@ -19,7 +19,7 @@ export interface NativeCrypto {
 export const nativeSuite = (c: NativeCrypto | undefined): CorePrimitives | null => {
   const A = c && c.AES;
   const H = c && c.SHA256;
-  return A && A.encrypt && A.decrypt && H
+  return A && H
     ? makeSuite((dec, k, iv, d) => (dec ? A.decrypt! : A.encrypt!)(d, k, { iv: iv, mode: 'CBC' }), (d) => new Uint8Array(H(d)))
     : null;
 };

@@ -191,7 +191,7 @@ export const devProvision = (o: any) => {
   const old = read(CFG, 'null');
   const x = ctrLoad(st);
   const w = slotLoad(st, DW, bySeq);
-  const keep = !!(st.read(CTR + 0) || st.read(CTR + 1) || st.read(DW + 0) || st.read(DW + 1)) && !(old && (old.root !== c.root || old.id !== c.id));
+  const keep = [CTR + 0, CTR + 1, DW + 0, DW + 1].some((n) => !!st.read(n)) && !(old && (old.root !== c.root || old.id !== c.id));
   if (keep && !(x && w)) return 'state lost';
   let ok = put(st, CFG, JSON.stringify(c));
   const fresh: Rec = { e: c.epoch, t: 0, h: 0, l: 0, s: 0 };

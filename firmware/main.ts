@@ -7,7 +7,7 @@
 import { devConfig, devInterval, devLoad, onDown, sealUp, stamp } from './device.js';
 import { jsSuite } from './crypto-js.js';
 import { NativeCrypto, nativeSuite } from './crypto-native.js';
-import { linkStart, linkStop, linkUp, publishUp, topic } from './net-link.js';
+import { linkStart, linkStop, linkUp, publishUp } from './net-link.js';
 import { freeVars, sample } from './sensors.js';
 import { installApi } from './api.js';
 import { espruinoRequire } from './modules.js';
@@ -51,15 +51,14 @@ const start = () => {
   const c = devConfig();
   stop();
   if (!c) return;
-  linkStart(c, (t, p) => {
-    const r = t === topic('down') ? onDown(E.toUint8Array(p)) : null;
+  linkStart(c, (p) => {
+    const r = onDown(E.toUint8Array(p));
     if (r) publishUp(r);
     schedule();
   });
   schedule();
 };
 
-if (global.SEALMQ) global.SEALMQ.stop(true);
 print('sealmq ' + __VERSION__ + ' on ' + __BOARD__.name + '\ncrypto: ' + crypto);
 installApi(start, stop);
 devLoad({

@@ -23,8 +23,8 @@ export interface Packet {
   b: string;
 }
 
-/** Two bytes, most significant first (§1.5.2). */
-export const u16 = (n: number) => C((n >> 8) & 255, n & 255);
+/** Two bytes, most significant first (§1.5.2); n < 65536. */
+export const u16 = (n: number) => C(n >> 8, n & 255);
 
 /** A length-prefixed string (§1.5.3). */
 export const str = (s: string) => u16(s.length) + s;
@@ -94,5 +94,5 @@ export const readPublish = (k: Packet): { topic: string; payload: string } | nul
   return q === 3 || b.length < 2 || o > b.length ? null : { topic: b.substr(2, n), payload: b.slice(o) };
 };
 
-/** CONNACK return code (§3.2.2.3: 0 accepted, 1..5 refused), or -1 if malformed. */
-export const connackCode = (k: Packet) => (k.t === CONNACK && k.b.length === 2 ? k.b.charCodeAt(1) : -1);
+/** A CONNACK's return code (§3.2.2.3: 0 accepted, 1..5 refused), or -1 if malformed. */
+export const connackCode = (k: Packet) => (k.b.length === 2 ? k.b.charCodeAt(1) : -1);

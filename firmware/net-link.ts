@@ -5,18 +5,21 @@
  * exponential back-off (Math.random is fine for jitter, never for secrets). On "wifi" boards the Wifi
  * association comes first, then SNTP sets the clock the TOTP needs.
  */
-import { connackCode, connect, DISCONNECT, Packet, PINGREQ, publish, readPublish, split, subscribe } from './mqtt.js';
+import { connackCode, connect, Packet, PINGREQ, publish, readPublish, split, subscribe } from './mqtt.js';
 import { espruinoRequire } from './modules.js';
 import { Config } from './config.js';
 import { binary, devTotp } from './device.js';
 
-/** Keep alive (s): the broker drops a client silent for 1.5 × this (MQTT-3.1.2-24); pings go every half. */
+/**
+ * Keep alive: 60 s in CONNECT; the broker drops a client silent for 1.5 × that (MQTT-3.1.2-24). The board
+ * pings every 30 s and drops a broker silent for 90 s.
+ */
 const KEEPALIVE = 60;
 /** The biggest packet the board accepts (a command frame is ~150 bytes). */
 const MAX_PACKET = 2048;
 
 let cfg: Config | null = null;
-let onMsg: (topic: string, payload: string) => void;
+let onMsg: (payload: string) => void;
 let sock: NetSocket | null = null;
 let gen = 0;
 let up = false;
@@ -25,7 +28,6 @@ let buf = '';
 let heard = 0;
 let timer: number | undefined;
 let ping: number | undefined;
-let wifiUp = false;
 
 /** <prefix>/<id>/<channel> of the running configuration (only called while there is one). */
 export const topic = (ch: string) => (cfg as Config).prefix + '/' + (cfg as Config).id + '/' + ch;
@@ -57,17 +59,15 @@ const later = (f: () => void) => {
   timer = setTimeout(f, Math.min(30, 0.5 * Math.pow(2, tries++)) * (500 + Math.random() * 500));
 };
 
-/** Drops the session and, unless stopped, dials again after the back-off. */
+/** Drops the session and, unless stopped, dials again after the back-off. (Espruino's end() never throws.) */
 const drop = (why: string) => {
   const s = reset();
   print('mqtt: ' + why);
-  try {
-    if (s) s.end();
-  } catch (e) {}
+  if (s) s.end();
   if (cfg) later(dial);
 };
 
-/** CONNACK (§3.2): 0 starts the session, anything else drops it; PUBLISH (§3.3) goes to the device. */
+/** CONNACK (§3.2): 0 starts the session, anything else drops it; a PUBLISH (§3.3) on the downlink topic goes to onMsg. */
 const onPacket = (k: Packet) => {
   if (k.t === 2) {
     const rc = connackCode(k);
@@ -78,13 +78,13 @@ const onPacket = (k: Packet) => {
     timer = undefined;
     (sock as NetSocket).write(subscribe(1, topic('down')));
     ping = setInterval(() => {
-      if (getTime() - heard > KEEPALIVE * 1.5) drop('silent');
+      if (getTime() - heard > 90) drop('silent');
       else if (sock) sock.write(PINGREQ);
-    }, KEEPALIVE * 500);
+    }, 30000);
     print('mqtt: up');
   } else if (k.t === 3 && up) {
     const m = readPublish(k);
-    if (m) onMsg(m.topic, m.payload);
+    if (m && m.topic === topic('down')) onMsg(m.payload);
   }
 };
 
@@ -103,7 +103,7 @@ function dial(): void {
   }
   sock = s;
   heard = getTime();
-  timer = setTimeout(() => drop('no CONNACK'), 10000);
+  timer = setTimeout(() => drop('timeout'), 10000);
   s.on('data', (d: string) => {
     if (g !== gen) return;
     heard = getTime();
@@ -126,27 +126,24 @@ const join = (w: { ssid: string; password: string }) => {
       print('wifi: ' + err);
       return later(() => join(w));
     }
-    wifiUp = true;
     if (W.setSNTP) W.setSNTP('pool.ntp.org', 0);
     dial();
   });
 };
 
-/** Starts (or restarts) the session for configuration c; onMessage gets each PUBLISH (topic, payload). */
-export const linkStart = (c: Config, onMessage: (topic: string, payload: string) => void) => {
+/** Starts (or restarts) the session for configuration c; onMessage gets the payload of each downlink PUBLISH. */
+export const linkStart = (c: Config, onMessage: (payload: string) => void) => {
   linkStop();
   cfg = c;
   onMsg = onMessage;
   tries = 0;
-  if (__BOARD__.network === 'wifi' && c.wifi && !wifiUp) join(c.wifi);
+  if (__BOARD__.network === 'wifi' && c.wifi) join(c.wifi);
   else dial();
 };
 
-/** Ends the session (DISCONNECT, §3.14) and stops dialling. */
+/** Ends the session (closing the connection: the broker sees an abrupt end, with no will to publish) and stops dialling. */
 export const linkStop = () => {
   const s = reset();
   cfg = null;
-  try {
-    if (s) s.end(DISCONNECT);
-  } catch (e) {}
+  if (s) s.end();
 };
