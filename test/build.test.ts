@@ -35,7 +35,7 @@ for (const board of ['esp32', 'linux', 'emulated']) {
 const refusals: [string, string, RegExp][] = [
   ['firmware-map.ts', 'global Map', /test\/fixtures\/firmware-map\.ts:4:/],
   ['firmware-spread.ts', 'spread (...)', /test\/fixtures\/firmware-spread\.ts:5:/],
-  ['firmware-async.ts', 'generator function', /test\/fixtures\/firmware-async\.ts:5:/],
+  ['firmware-async.ts', 'async function', /test\/fixtures\/firmware-async\.ts:5:/],
 ];
 for (const [fixture, construct, where] of refusals) {
   test(`refuses ${fixture}: ${construct}, named with its source position, and writes nothing`, async (t) => {

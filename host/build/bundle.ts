@@ -67,8 +67,20 @@ export interface LocatedViolation extends Violation {
 }
 
 export function formatViolation(v: LocatedViolation): string {
-  const where = v.source ? `${v.source.file}:${v.source.line}:${v.source.column + 1}` : `${v.artifact}:${v.line}:${v.column + 1}`;
+  const where = v.source ? `${v.source.file}:${v.source.line}:${v.source.column + 1}` : `${v.artifact}:${v.line}:${v.column + 1} (code esbuild added)`;
   return `${where}: ${v.construct} — ${v.hint} (bundle ${v.artifact} ${v.line}:${v.column + 1})`;
+}
+
+/** esbuild lowers an async function to a generator for ES2015: name what the developer wrote. */
+function renameLowered(v: LocatedViolation, root: string): LocatedViolation {
+  if (v.construct !== 'generator function' || !v.source) return v;
+  let line = '';
+  try {
+    line = readFileSync(resolve(root, v.source.file), 'utf8').split('\n')[v.source.line - 1] ?? '';
+  } catch {
+    return v;
+  }
+  return /\basync\b/.test(line) ? { ...v, construct: 'async function', hint: 'esbuild lowers it to a generator, which Espruino lacks too: return a Promise and chain .then()' } : v;
 }
 
 /** The build refused to write: constructs Espruino lacks. `violations` lists each with its position. */
@@ -135,9 +147,10 @@ async function bundleOne(entry: string, outName: string, defines: Record<string,
       const o = originalPosition(map, decoded, v.line, v.column);
       if (!o) return v;
       const file = relative(root, resolve(join(root, 'dist'), o.source));
-      return { ...v, source: { file, line: o.line, column: o.column } };
+      return renameLowered({ ...v, source: { file, line: o.line, column: o.column } }, root);
     });
   }
+  located.sort((a, b) => (a.source ? 0 : 1) - (b.source ? 0 : 1) || a.offset - b.offset);
   return { code, violations: located };
 }
 

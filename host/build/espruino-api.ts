@@ -67,7 +67,7 @@ export const STATIC_MEMBERS: Record<string, Set<string>> = Object.fromEntries(Ob
   Int8Array: '', Uint8Array: '', Uint8ClampedArray: '', Int16Array: '', Uint16Array: '', Int32Array: '',
   Uint32Array: '', Float32Array: '', Float64Array: '', Uint24Array: '',
   E: 'CRC32 FFT HSBtoRGB asUTF8 asm clip compiledC convolve decodeUTF8 defrag dumpFragmentation dumpFreeList dumpLockedVars dumpStr dumpVariables enableWatchdog fromUTF8 getAddressOf getAnalogVRef getBattery getClock getConsole getErrorFlags getFlags getPowerUsage getRTCPrescaler getSizeOf getTemperature getVDDH hwRand internal isUTF8 kickWatchdog lockConsole lookupNoCase mapInPlace memoryArea memoryMap nativeCall pipe reboot rebootToDFU reverseByte sendUSBHID setBootCode setClock setComparator setConsole setDST setFlags setPassword setRTCPrescaler setTimeZone setUSBHID srand stopEventPropagation sum toArrayBuffer toFlatString toJS toString toUint8Array variance on emit removeListener removeAllListeners',
-  process: 'env memory version on emit removeListener removeAllListeners',
+  process: 'env memory version',
   console: 'debug error info log trace warn',
 }).map(([k, v]) => [k, new Set([...words(v), 'prototype', 'name', 'length', 'call', 'apply', 'bind', 'constructor'])]));
 

@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .action(async (o) => {
       const r = await buildFirmware({ board: o.board, outDir: o.out, entry: o.entry, selftest: o.entry ? false : o.selftest });
       const show = (a: { file: string; bytes: number; budget: number }) =>
-        `${relative(process.cwd(), a.file) || a.file}  ${a.bytes} bytes (${kb(a.bytes)} of ${kb(a.budget)} budget, ${Math.round((100 * a.bytes) / a.budget)}%)`;
+        `${relative(process.cwd(), a.file) || a.file}  ${a.bytes} bytes (${kb(a.bytes)} of ${kb(a.budget)} budget, ${((100 * a.bytes) / a.budget).toFixed(1)}%)`;
       process.stdout.write(`board ${r.board.name} (${r.board.board}, network ${r.board.network}, native crypto ${r.board.crypto.native ? 'expected' : 'not expected'})\n`);
       process.stdout.write(show(r.firmware) + '\n');
       if (r.selftest) process.stdout.write(show(r.selftest) + '\n');
