@@ -4,7 +4,7 @@
  */
 import { toHex } from '../core/bytes.js';
 import { devChallenge, devProvision, devStatus, devTotp } from './device.js';
-import { linkUp, publishUp } from './net-link.js';
+import { linkUp, publishUp, sent } from './net-link.js';
 
 /** Prints the one answer line. */
 const answer = (o: any) => print('SMQ ' + JSON.stringify(o));
@@ -18,6 +18,7 @@ export const installApi = (start: () => void, stop: () => void) => {
       const s = devStatus();
       s.provisioned = !!s.id;
       s.connected = linkUp();
+      s.sent = sent;
       s.board = __BOARD__.name;
       answer(s);
     },

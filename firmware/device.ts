@@ -77,10 +77,10 @@ const keysFor = (e: number) => {
   return dk;
 };
 
-/** The sender's clock for "t": whole unix seconds, or null while the clock is unset (before 2001). */
+/** The sender's clock for "t": unix seconds to the millisecond (latency is measured from it), or null while unset (before 2001). */
 export const stamp = () => {
   const t = pf.now();
-  return t > 1e9 ? Math.floor(t) : null;
+  return t > 1e9 ? Math.round(t * 1000) / 1000 : null;
 };
 
 /** Persists the downlink window (RFC 4303 §3.4.3 state) before any command acts on it. */

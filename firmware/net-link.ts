@@ -36,8 +36,11 @@ export const topic = (ch: string) => (cfg as Config).prefix + '/' + (cfg as Conf
 export const linkUp = () => up;
 
 /** Sends a sealed frame as a QoS 0 PUBLISH on <prefix>/<id>/up; false when there is no session. */
+/** Frames handed to the broker connection since boot (SEALMQ.status().sent). */
+export let sent = 0;
+
 export const publishUp = (f: Uint8Array) => {
-  if (up && sock) sock.write(publish(topic('up'), binary(f)));
+  if (up && sock) sock.write(publish(topic('up'), binary(f))), sent++;
   return up;
 };
 

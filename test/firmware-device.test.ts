@@ -171,7 +171,7 @@ test.serial('counter lost: a rotate to a higher epoch recovers sending', (t) => 
   t.is(devStatus().state, 'ok');
 });
 
-test.serial('the board speaks ASCII JSON with t in whole seconds, or null before the clock is set', (t) => {
+test.serial('the board speaks ASCII JSON with t in unix seconds to the millisecond, or null before the clock is set', (t) => {
   devLoad(platform(new MemStore()));
   devProvision(cfg());
   clock = 1767225600.75;
@@ -183,5 +183,5 @@ test.serial('the board speaks ASCII JSON with t in whole seconds, or null before
   clock = 5;
   t.is(h.up(onDown(h.down({ c: 'ping' }))!).msg.t, null);
   clock = 1767225600.75;
-  t.is(h.up(onDown(h.down({ c: 'ping' }, 0, 2))!).msg.t, 1767225600);
+  t.is(h.up(onDown(h.down({ c: 'ping' }, 0, 2))!).msg.t, 1767225600.75);
 });

@@ -1,7 +1,7 @@
 // Conformance on Espruino's own interpreter: dist/selftest.js and dist/firmware.js on the Espruino Linux
-// build (ESPRUINO_BIN, or /work/espruino-bin/espruino), talking MQTT to an aedes broker that checks the
+// build (ESPRUINO_BIN), talking MQTT to an aedes broker that checks the
 // TOTP login, with frames opened by the host's core. Skipped when no Espruino binary is around.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -14,8 +14,9 @@ import { totp } from '../core/otp.js';
 import { nodePrimitives as P, sha1 } from '../host/protocol/node-primitives.js';
 import { buildFirmware } from '../host/build/bundle.js';
 
-const BIN = [process.env.ESPRUINO_BIN, '/work/espruino-bin/espruino'].find((b) => b && existsSync(b));
-const maybe = BIN ? test.serial : test.serial.skip;
+const BIN = process.env.ESPRUINO_BIN && existsSync(process.env.ESPRUINO_BIN) ? process.env.ESPRUINO_BIN : undefined;
+const maybe = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
+  BIN ? test.serial(title, fn) : test.serial.skip(`${title} — skipped: ESPRUINO_BIN is not set (build Espruino's Linux binary from its public source and point ESPRUINO_BIN at it)`, fn);
 const ROOT = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
 const OTP = '3132333435363738393031323334353637383930';
 const ID = 'node-01';
