@@ -1,7 +1,7 @@
 // Running the real `sealmq` CLI from tests, as a person would: a child process, a clean environment
 // (no passphrase unless given), stdin closed, exit code and both streams captured.
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,13 @@ export function sealmq(args: string[], env: Record<string, string | undefined> =
   });
 }
 
+const made: string[] = [];
+// Each ava worker is one process per test file: its temporary folders go when it exits.
+process.once('exit', () => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
+/** A temporary folder (a SEALMQ_HOME, flash files, a dist/), removed when the test file's process exits. */
 export function tmpHome(prefix = 'sealmq-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
