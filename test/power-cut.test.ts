@@ -22,3 +22,12 @@ test('without cuts, Storage is written once per K frames (plus one block at boot
   t.true(r.storageWrites <= Math.ceil(r.frames / r.k) + 1, `${r.storageWrites} writes for ${r.frames} frames`);
   t.true(r.storageWrites >= Math.floor(r.frames / r.k));
 });
+
+test('sealmq emulate --cuts: the campaign as a command, JSON, exit 0 with no reuse', async (t) => {
+  const { sealmq } = await import('./cli-helpers.js');
+  const r = await sealmq(['emulate', '--cuts', '8', '--seed', '42', '--k', '4', '--json']);
+  t.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  t.like(j, { cuts: 8, reusedCounters: 0, badFrames: 0, k: 4, seed: 42 });
+  t.true(j.frames > 0);
+});

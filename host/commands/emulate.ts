@@ -9,6 +9,7 @@ import { loadProfile } from '../emulator/profile.js';
 import { repoRoot } from '../protocol/vectors.js';
 import { isDeviceId } from '../../core/ids.js';
 import { inputError, usageError } from '../errors.js';
+import { runPowerCutCampaign } from '../emulator/power-cuts.js';
 
 /** Exit code of an emulator process whose power was cut in the middle of a Storage write (SIGUSR2). */
 export const EXIT_TORN_WRITE = 86;
@@ -26,11 +27,38 @@ function positiveInt(name: string) {
   };
 }
 
+/** `--cuts N`: the power-cut campaign (host/emulator/power-cuts.ts); exit 1 if any counter was reused. */
+async function campaign(o: { cuts: number; seed?: number; k?: number; json?: boolean; nativeCrypto?: boolean }): Promise<void> {
+  const tty = !o.json && process.stderr.isTTY;
+  const r = await runPowerCutCampaign({
+    cuts: o.cuts, seed: o.seed, k: o.k, nativeCrypto: o.nativeCrypto === false ? false : undefined,
+    onProgress: (d, n) => tty && process.stderr.write(`\rcut ${d}/${n}`),
+  });
+  if (tty) process.stderr.write('\n');
+  if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
+  else {
+    process.stdout.write([
+      `power-cut campaign, seed ${r.seed}, K = ${r.k}`,
+      `  cuts                 ${r.cuts} (${r.tornCuts} during a Storage write)`,
+      `  frames received      ${r.frames} (${r.badFrames} failed to open)`,
+      `  reused counters      ${r.reusedCounters}${r.reusedCounters ? '   <-- COUNTER REUSE' : ''}`,
+      `  skipped counters     ${r.skippedCounters} (at most K per cut, by design)`,
+      `  Storage writes       ${r.storageWrites} (${r.storageWritesPerFrame} per frame)`,
+      '',
+    ].join('\n'));
+  }
+  process.exitCode = r.reusedCounters || r.badFrames ? 1 : 0;
+}
+
 export function register(program: Command): void {
   program
     .command('emulate')
     .description('run an emulated Espruino board: the firmware bundle in a sandbox with Espruino\'s globals, Storage in a file, a REPL on a TCP console')
-    .requiredOption('--name <id>', 'board name (also names the default flash file <id>.flash)')
+    .option('--name <id>', 'board name (also names the default flash file <id>.flash); required unless --cuts')
+    .option('--cuts <n>', 'instead of serving a console: run a power-cut campaign of n random cuts on the firmware and report counter reuse', positiveInt('cuts'))
+    .option('--seed <n>', 'with --cuts: PRNG seed, to replay a campaign exactly', positiveInt('seed'))
+    .option('--k <n>', 'with --cuts: counter block size K given to the board', positiveInt('k'))
+    .option('--json', 'with --cuts: print the result as one JSON object')
     .option('--console <url>', 'where the board listens for its console cable: tcp://127.0.0.1:PORT (0 = any free port)', 'tcp://127.0.0.1:0')
     .option('--pty <path>', 'also expose the console as a pseudo-terminal at this path (needs socat)')
     .option('--flash <file>', 'flash file (journal of Storage writes); default <name>.flash in the working directory')
@@ -48,6 +76,8 @@ Examples:
   sealmq emulate --name node-01 --console tcp://127.0.0.1:2323
   sealmq emulate --name node-01 --console tcp://127.0.0.1:0 --pty /tmp/ttyEMU0 --baud 115200`)
     .action(async (o) => {
+      if (o.cuts !== undefined) return campaign(o);
+      if (o.name === undefined) throw usageError('--name is required (or --cuts N for a power-cut campaign)');
       if (!isDeviceId(o.name)) throw inputError(`--name: ${JSON.stringify(o.name)} is not a device id`, 'names match [a-z0-9][a-z0-9-]{0,31}');
       const { host, port } = parseConsoleUrl(o.console);
       let root = process.cwd();
