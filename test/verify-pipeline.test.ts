@@ -76,9 +76,10 @@ test('readings verify through the broker; replay, bit flip and a moved frame are
   await a.publishAsync('sealmq/node-a/up', Buffer.from(flipped));
   await b.publishAsync('sealmq/node-b/up', Buffer.from(frame(dev['node-a'].root, 'node-a', 5)));
   await c.until(6);
-  t.deepEqual(c.got.slice(3).map((r) => (r.ok ? 'ok' : r.reason)), ['replay', 'bad-tag', 'bad-tag']);
-  const audited = reg.auditLog({ action: 'verify.rejected' }).map((e) => e.detail?.reason);
-  t.deepEqual(audited, ['replay', 'bad-tag', 'bad-tag']);
+  // QoS 0 through the broker's asynchronous authorization: the set of outcomes is the property, not their order.
+  t.deepEqual(c.got.slice(3).map((r) => (r.ok ? 'ok' : r.reason)).sort(), ['bad-tag', 'bad-tag', 'replay']);
+  const audited = reg.auditLog({ action: 'verify.rejected' }).map((e) => e.detail?.reason).sort();
+  t.deepEqual(audited, ['bad-tag', 'bad-tag', 'replay']);
   t.is(v.stats.accepted, 3);
   t.is(v.stats.rejected, 3);
 });
