@@ -3,7 +3,7 @@ export function pad16(data: Uint8Array): Uint8Array {
   const p = 16 - (data.length % 16);
   const out = new Uint8Array(data.length + p);
   out.set(data, 0);
-  for (let i = data.length; i < out.length; i++) out[i] = p;
+  out.fill(p, data.length);
   return out;
 }
 
