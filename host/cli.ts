@@ -13,6 +13,8 @@ import { register as registerProvision } from './commands/provision.js';
 import { register as registerSend } from './commands/send.js';
 import { register as registerFlash } from './commands/flash.js';
 import { register as registerDemo } from './commands/demo.js';
+import { registerBenchCrypto } from './commands/bench-crypto.js';
+import { register as registerReport } from './commands/report.js';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -36,6 +38,8 @@ export function makeProgram(): Command {
   registerSend(program);
   registerFlash(program);
   registerDemo(program);
+  registerBenchCrypto(program);
+  registerReport(program);
   return program;
 }
 

@@ -202,3 +202,17 @@ export async function buildFirmware(opts: BuildOptions = {}): Promise<BuildResul
   }
   return { board, firmware, selftest, written: write };
 }
+
+/**
+ * One extra Espruino script built and checked exactly like the firmware (same esbuild settings, same
+ * checker), for tools that run code of their own on a board (the crypto bench). Throws BuildRefusedError
+ * when it uses what Espruino lacks; never writes anything. defines: extra esbuild defines (JSON text).
+ */
+export async function bundleScript(entry: string, outName: string, opts: { board?: string; defines?: Record<string, string> } = {}): Promise<Artifact> {
+  const root = repoRoot();
+  const board = loadBoard(opts.board ?? DEFAULT_BOARD);
+  const file = isAbsolute(entry) ? entry : resolve(root, entry);
+  const r = await bundleOne(file, outName, { __BOARD__: JSON.stringify(firmwareBoardInfo(board)), __VERSION__: JSON.stringify(version()), ...opts.defines });
+  if (r.violations.length) throw new BuildRefusedError(r.violations);
+  return { file: join(root, 'dist', outName), bytes: Buffer.byteLength(r.code), budget: Infinity, code: r.code };
+}

@@ -1,0 +1,35 @@
+/**
+ * The tweetnacl part of the crypto bench (a bundle of its own: tweetnacl is ~30 KB and may not load on a
+ * board): X25519 (scalarMult), Ed25519 key from seed, sign and verify, ONCE each (they take seconds on an
+ * interpreter), timed with getTime(). Prints "BENCH {json}" per op, then "BENCH-END".
+ */
+// The package's main file, named: esbuild's neutral platform reads no "main" field.
+import nacl from 'tweetnacl/nacl-fast.js';
+
+const seed = new Uint8Array(32);
+for (let i = 0; i < 32; i++) seed[i] = i + 1;
+const msg = new Uint8Array(64);
+const once = (op: string, f: () => any) => {
+  const u0 = process.memory(true).usage;
+  const t0 = getTime();
+  let r;
+  let err = '';
+  try {
+    r = f();
+  } catch (e) {
+    err = '' + e;
+  }
+  const t = (getTime() - t0) * 1000;
+  const vars = process.memory(false).usage - u0;
+  print('BENCH ' + JSON.stringify(err ? { op: op, impl: 'tweetnacl', size: null, error: err } : { op: op, impl: 'tweetnacl', size: null, medianMs: t, minMs: t, maxMs: t, reps: 1, inner: 1, vars: vars }));
+  return r;
+};
+const pub = once('x25519', () => nacl.scalarMult.base(seed));
+once('x25519-shared', () => nacl.scalarMult(seed, pub));
+const kp = once('ed25519-keypair', () => nacl.sign.keyPair.fromSeed(seed));
+const sig = once('ed25519-sign', () => nacl.sign.detached(msg, kp.secretKey));
+once('ed25519-verify', () => {
+  if (!nacl.sign.detached.verify(msg, sig, kp.publicKey)) throw new Error('signature did not verify');
+  return true;
+});
+print('BENCH-END');

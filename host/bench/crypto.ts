@@ -1,0 +1,228 @@
+// `sealmq bench crypto` as a library: builds the bench bundles (firmware/bench/bench.ts, and
+// firmware/bench/nacl.ts for tweetnacl) with the firmware's own esbuild settings and Espruino checker,
+// uploads them to a board's Storage through its console link, runs them there and collects their
+// "BENCH {json}" lines: every time is the board's own clock (getTime()). Then the production firmware's
+// footprint, on the same board: dist/firmware.js's bytes, the variables it holds once loaded, per seal
+// and after N seals (its seal path reached through the console API, SEALMQ.challenge).
+import { randomBytes } from 'node:crypto';
+import { buildFirmware, BuildRefusedError, bundleScript, formatViolation } from '../build/bundle.js';
+import { deviceError } from '../errors.js';
+import { openLink } from '../link/open-link.js';
+import { connectRepl, type Repl } from '../link/repl.js';
+import { uploadFile } from '../link/storage-files.js';
+
+export interface CryptoBenchOptions {
+  port: string;
+  /** Payload sizes in bytes (default 16, 64, 256, 1024). */
+  sizes?: number[];
+  /** Timed batches per op (default 15). */
+  reps?: number;
+  /** Board profile the bundles are built for (default esp32). */
+  board?: string;
+  /** Seals for the firmware's growth check (default 10,000). */
+  seals?: number;
+  /** Progress lines (stderr in the CLI). */
+  onProgress?: (line: string) => void;
+}
+
+export interface BenchResult {
+  op: string;
+  impl: string;
+  size: number | null;
+  medianMs?: number;
+  minMs?: number;
+  maxMs?: number;
+  reps?: number;
+  inner?: number;
+  vars?: number;
+  /** Why there is no figure (the op could not run, or its bundle could not be built or loaded). */
+  error?: string;
+}
+
+export interface Footprint {
+  bundleBytes: number;
+  bundleBudget: number;
+  idleVars: number | null;
+  varsPerSeal: number | null;
+  seals: number;
+  growthVars: number | null;
+  sealMs: number | null;
+  method: string;
+  note?: string;
+}
+
+export interface CryptoBenchReport {
+  bench: 'crypto';
+  target: string;
+  board: { BOARD: string; version: string; emulated: boolean };
+  port: string;
+  host: string;
+  date: string;
+  method: string;
+  sizes: number[];
+  reps: number;
+  results: BenchResult[];
+  footprint: Footprint;
+}
+
+export const DEFAULT_SIZES = [16, 64, 256, 1024];
+/** The ops the bench must report (each with at least one line, a figure or an error). */
+export const CRYPTO_OPS = ['aes128-cbc-encrypt', 'aes128-cbc-decrypt', 'sha256', 'hmac-sha256', 'hkdf-derive-keys', 'seal', 'open', 'totp', 'x25519', 'ed25519-sign', 'ed25519-verify'];
+
+export const METHOD =
+  'board clock getTime(); per op one warm-up call, then one timed call sizing a batch of ~5 ms, then `reps` batches: ms per call = batch time / calls; median, min, max over the batches. ' +
+  'vars = process.memory(false).usage right after one call (result still held) − process.memory(true).usage (after GC) before it. tweetnacl ops run once each.';
+
+const BENCH_FILE = 'smqbench.js';
+const NACL_FILE = 'smqnacl.js';
+const FW_FILE = 'smqbenchfw.js';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** reset() on the board (deferred by Espruino to the end of the command), then a fresh sync. */
+async function resetBoard(repl: Repl): Promise<void> {
+  await repl.run('reset();');
+  await sleep(700);
+  await repl.run('', { timeoutMs: 5000 });
+}
+
+/** Runs a Storage file and collects BENCH lines until BENCH-END (or the deadline). */
+async function runBundle(repl: Repl, logs: string[], file: string, timeoutMs: number, progress?: (l: string) => void): Promise<BenchResult[]> {
+  logs.length = 0;
+  const out: BenchResult[] = [];
+  const lines = await repl.run(`eval(require("Storage").read(${JSON.stringify(file)}))`, { timeoutMs });
+  const seen = new Set<number>();
+  const take = () => {
+    const all = lines.concat(logs);
+    all.forEach((l, i) => {
+      if (seen.has(i)) return;
+      const m = /BENCH (\{.*\})\s*$/.exec(l);
+      if (m) {
+        seen.add(i);
+        const r = JSON.parse(m[1]) as BenchResult;
+        out.push(r);
+        progress?.(`${r.op} ${r.impl}${r.size !== null ? ' ' + r.size + ' B' : ''}: ${r.error ?? r.medianMs!.toFixed(4) + ' ms'}`);
+      }
+    });
+    return all.some((l) => /BENCH-END/.test(l));
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!take()) {
+    if (Date.now() > deadline) throw deviceError(`the bench on ${repl.link.url} did not finish within ${timeoutMs / 1000} s (${out.length} ops done)`);
+    await sleep(50);
+  }
+  return out;
+}
+
+function targetLabel(b: { BOARD: string; version: string; emulated: boolean }): string {
+  if (b.emulated) return `emulated board (sealmq emulator ${b.version}, profile ${b.BOARD})`;
+  if (b.BOARD === 'LINUX') return `Espruino Linux build ${b.version}`;
+  return `real board ${b.BOARD}, Espruino ${b.version}`;
+}
+
+/** Runs the crypto bench on the board at o.port. */
+export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchReport> {
+  const sizes = o.sizes ?? DEFAULT_SIZES;
+  const reps = o.reps ?? 15;
+  const seals = o.seals ?? 10000;
+  const p = o.onProgress ?? (() => undefined);
+  const bench = await bundleScript('firmware/bench/bench.ts', BENCH_FILE, { board: o.board, defines: { __BENCH__: JSON.stringify({ sizes, reps, batchMs: 5 }) } });
+  let nacl: { code: string } | undefined;
+  let naclWhy = '';
+  try {
+    nacl = await bundleScript('firmware/bench/nacl.ts', NACL_FILE, { board: o.board });
+  } catch (e) {
+    if (!(e instanceof BuildRefusedError)) throw e;
+    const v = e.violations;
+    naclWhy = `tweetnacl does not pass the Espruino bundle checker (${v.length} constructs): ` + [...new Set(v.map((x) => x.construct))].join(', ') + '; first: ' + formatViolation(v[0]);
+  }
+  const fw = (await buildFirmware({ board: o.board, write: false, selftest: false })).firmware;
+
+  const link = await openLink(o.port);
+  const logs: string[] = [];
+  try {
+    const repl = await connectRepl(link, { timeoutMs: 10_000, onLog: (l) => logs.push(l) });
+    const b = await repl.eval<{ BOARD: string; version: string; emulated: boolean }>('{BOARD:""+process.env.BOARD,version:""+process.version,emulated:!!process.env.EMULATED}');
+    const target = targetLabel(b);
+    p(`target: ${target}`);
+    const before = await repl.eval<string[]>('require("Storage").list()');
+
+    // 1. The bench bundle.
+    await resetBoard(repl);
+    await uploadFile(repl, BENCH_FILE, bench.code);
+    p(`bench bundle ${bench.bytes} bytes uploaded`);
+    const results = await runBundle(repl, logs, BENCH_FILE, 30 * 60_000, p);
+
+    // 2. tweetnacl, if it could be built.
+    const naclOps = ['x25519', 'x25519-shared', 'ed25519-keypair', 'ed25519-sign', 'ed25519-verify'];
+    if (!nacl) {
+      for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: naclWhy });
+    } else {
+      await resetBoard(repl);
+      try {
+        await uploadFile(repl, NACL_FILE, nacl.code);
+        results.push(...(await runBundle(repl, logs, NACL_FILE, 30 * 60_000, p)));
+      } catch (e) {
+        for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: `tweetnacl did not load or run on the board: ${(e as Error).message}` });
+      }
+    }
+
+    // 3. The production firmware's footprint.
+    await resetBoard(repl);
+    let footprint: Footprint;
+    try {
+      footprint = await firmwareFootprint(repl, fw.code, fw.bytes, fw.budget, seals, before, p);
+    } finally {
+      // Leave the board as found: the bench's own files (and the throwaway config) gone, RAM reset.
+      await resetBoard(repl);
+      const after = await repl.eval<string[]>('require("Storage").list()');
+      for (const f of after.filter((x) => !before.includes(x))) await repl.run(`require("Storage").erase(${JSON.stringify(f)})`);
+    }
+    repl.detach();
+    return {
+      bench: 'crypto', target, board: b, port: o.port, host: hostLabel(), date: new Date().toISOString(), method: METHOD, sizes, reps, results, footprint,
+    };
+  } finally {
+    await link.close();
+  }
+}
+
+export function hostLabel(): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return `${process.platform} ${process.arch}, Node ${process.version}`;
+}
+
+/**
+ * Loads dist/firmware.js (this build) from Storage as the board would and measures: idle = usage (after
+ * GC) with the firmware loaded − usage before; per seal = usage right after one SEALMQ.challenge (no GC)
+ * − usage before it; growth = usage after N seals − before them (both after GC). The seals need a
+ * config: the firmware is provisioned with a throwaway one (broker 127.0.0.1:1, never reached; the
+ * link stopped) unless the board already holds one, which is never overwritten.
+ */
+async function firmwareFootprint(repl: Repl, code: string, bytes: number, budget: number, seals: number, before: string[], p: (l: string) => void): Promise<Footprint> {
+  const method = 'dist/firmware.js (this build) uploaded to Storage and eval()ed; idle = process.memory().usage after load − before (both after GC); ' +
+    'per seal = usage (no GC) right after SEALMQ.challenge() − usage (GC) before it, print() silenced; growth = usage after N seals − before them (GC). Seals via SEALMQ.challenge: a real counter, the firmware\'s sealUp path.';
+  const base: Footprint = { bundleBytes: bytes, bundleBudget: budget, idleVars: null, varsPerSeal: null, seals, growthVars: null, sealMs: null, method };
+  if (before.includes('smq.cfg')) {
+    return { ...base, note: 'the board holds a sealmq config (smq.cfg): the firmware was not loaded, so as not to run or overwrite it; only the bundle size is reported' };
+  }
+  await uploadFile(repl, FW_FILE, code);
+  const u0 = await repl.eval<number>('process.memory().usage');
+  await repl.run(`eval(require("Storage").read(${JSON.stringify(FW_FILE)}))`, { timeoutMs: 20_000 });
+  await sleep(300);
+  const u1 = await repl.eval<number>('process.memory().usage');
+  const idleVars = u1 - u0;
+  p(`firmware idle: ${idleVars} variables`);
+  const cfg = { id: 'bench-01', root: randomBytes(32).toString('hex'), otp: randomBytes(20).toString('hex'), broker: { host: '127.0.0.1', port: 1 }, interval: 86400 };
+  const prov = await repl.run(`SEALMQ.provision(${JSON.stringify(cfg)});SEALMQ.stop(true);`, { timeoutMs: 20_000 });
+  if (!prov.some((l) => /"ok":true/.test(l))) return { ...base, idleVars, note: `the throwaway provisioning failed: ${prov.join(' ')}` };
+  // One seal, variables held right after it; then N seals, timed on the board.
+  const one = await repl.eval<number>('(function(){var P=print;global.print=function(){};var u=process.memory().usage;SEALMQ.challenge("00");var v=process.memory(false).usage;global.print=P;return v-u;})()');
+  const n = await repl.eval<{ g: number; ms: number; last: string }>(
+    `(function(){var P=print,last="";global.print=function(s){last=s;};var u=process.memory().usage;var t=getTime();for(var i=0;i<${seals};i++)SEALMQ.challenge("00");t=getTime()-t;var v=process.memory().usage;global.print=P;return {g:v-u,ms:t*1000/${seals},last:last};})()`,
+    { timeoutMs: Math.max(60_000, seals * 50) },
+  );
+  if (!/"frame"/.test(n.last)) return { ...base, idleVars, varsPerSeal: one, note: `the seals failed: ${n.last}` };
+  p(`firmware: ${one} variables per seal, ${n.g} growth over ${seals} seals, ${n.ms.toFixed(3)} ms per seal`);
+  await repl.run('SEALMQ.stop(true);');
+  return { ...base, idleVars, varsPerSeal: one, growthVars: n.g, sealMs: n.ms };
+}

@@ -1,0 +1,74 @@
+// What every bench leaves behind in its --out folder: <bench>-<target>.json (the full report),
+// .csv (one row per result) and .svg (a plot drawn by vega-lite, rendered by vega in Node without a canvas).
+// `sealmq report` (report.ts) gathers them into one HTML page.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { CryptoBenchReport } from './crypto.js';
+
+/** A file-name-safe slug of the target label. */
+export const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+
+const csvCell = (v: unknown) => {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+};
+
+export function toCsv(rows: Record<string, unknown>[], columns: string[]): string {
+  return [columns.join(','), ...rows.map((r) => columns.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+}
+
+/** Renders a vega-lite spec to an SVG string (vega's headless View, renderer 'none'). */
+export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Cost per op by payload size, log-log, one line per implementation (native vs pure JS), one panel per op. */
+export function cryptoSpec(r: CryptoBenchReport): vl.TopLevelSpec {
+  const values = r.results.filter((x) => x.size !== null && x.medianMs !== undefined && x.medianMs > 0).map((x) => ({ op: x.op, impl: x.impl, size: x.size, ms: x.medianMs }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: 'sealmq crypto cost per operation by payload size', subtitle: `${r.target} — median of ${r.reps} batches, board clock` },
+    data: { values },
+    facet: { field: 'op', type: 'nominal', title: null },
+    columns: 3,
+    spec: {
+      width: 200,
+      height: 150,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'size', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'payload bytes' },
+        y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'ms per op' },
+        color: { field: 'impl', type: 'nominal', title: 'implementation', scale: { domain: ['native', 'js'] } },
+      },
+    },
+    resolve: { scale: { y: 'shared' } },
+  } as vl.TopLevelSpec;
+}
+
+export const CRYPTO_COLUMNS = ['target', 'op', 'impl', 'size', 'medianMs', 'minMs', 'maxMs', 'reps', 'inner', 'vars', 'error'];
+
+/** Writes crypto-<target>.json/.csv/.svg into dir; returns the paths. */
+export async function writeCryptoOutputs(r: CryptoBenchReport, dir: string): Promise<{ json: string; csv: string; svg: string }> {
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `crypto-${slug(r.target)}`);
+  const files = { json: base + '.json', csv: base + '.csv', svg: base + '.svg' };
+  writeFileSync(files.json, JSON.stringify(r, null, 2) + '\n');
+  const rows: Record<string, unknown>[] = r.results.map((x) => ({ target: r.target, ...x }));
+  const f = r.footprint;
+  rows.push(
+    { target: r.target, op: 'firmware-bundle-bytes', impl: 'firmware', medianMs: null, vars: f.bundleBytes },
+    { target: r.target, op: 'firmware-idle-vars', impl: 'firmware', vars: f.idleVars, error: f.note },
+    { target: r.target, op: 'firmware-seal', impl: 'firmware', medianMs: f.sealMs, reps: f.seals, vars: f.varsPerSeal },
+    { target: r.target, op: 'firmware-growth-over-seals', impl: 'firmware', reps: f.seals, vars: f.growthVars },
+  );
+  writeFileSync(files.csv, toCsv(rows, CRYPTO_COLUMNS));
+  writeFileSync(files.svg, await renderSvg(cryptoSpec(r)));
+  return files;
+}

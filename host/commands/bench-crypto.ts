@@ -1,0 +1,58 @@
+// `sealmq bench crypto --port URL`: runs the crypto bench bundle on a board (host/bench/crypto.ts) and
+// writes JSON, CSV and an SVG plot (host/bench/output.ts). Joins the `bench` group if bench.ts made one.
+import { Command, InvalidArgumentError } from 'commander';
+import { relative } from 'node:path';
+import { benchCrypto, DEFAULT_SIZES, type CryptoBenchReport } from '../bench/crypto.js';
+import { writeCryptoOutputs } from '../bench/output.js';
+import { DEFAULT_BOARD } from '../build/bundle.js';
+
+const positive = (what: string, max: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${what} must be a whole number 1..${max}`);
+  return n;
+};
+
+const sizeList = (v: string) => {
+  const xs = v.split(',').map((s) => Number(s.trim()));
+  if (!xs.length || xs.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) throw new InvalidArgumentError('sizes: comma-separated byte counts 1..4096');
+  return xs;
+};
+
+function summary(r: CryptoBenchReport): string {
+  const lines = [`target: ${r.target}  (port ${r.port}; host ${r.host})`, `method: ${r.method}`, ''];
+  lines.push('op                   impl       size   median ms     min ms     max ms   vars');
+  for (const x of r.results) {
+    const head = `${x.op.padEnd(20)} ${x.impl.padEnd(9)} ${String(x.size ?? '-').padStart(5)}`;
+    lines.push(x.error ? `${head}   — ${x.error}` : `${head} ${x.medianMs!.toFixed(4).padStart(11)} ${x.minMs!.toFixed(4).padStart(10)} ${x.maxMs!.toFixed(4).padStart(10)} ${String(x.vars).padStart(6)}`);
+  }
+  const f = r.footprint;
+  lines.push('', `firmware: ${f.bundleBytes} bytes (${((100 * f.bundleBytes) / f.bundleBudget).toFixed(1)}% of ${f.bundleBudget}), idle ${f.idleVars ?? '-'} vars, ${f.varsPerSeal ?? '-'} vars per seal, ` +
+    `growth ${f.growthVars ?? '-'} vars over ${f.seals} seals, ${f.sealMs !== null ? f.sealMs.toFixed(3) : '-'} ms per seal${f.note ? ` (${f.note})` : ''}`);
+  return lines.join('\n') + '\n';
+}
+
+export function registerBenchCrypto(program: Command): void {
+  const bench = program.commands.find((c) => c.name() === 'bench') ?? program.command('bench').description('reproducible measurements: on-device crypto cost, the firmware footprint, the verifier');
+  bench
+    .command('crypto')
+    .description('run the crypto bench bundle on a board (board clock): AES-128-CBC, SHA-256, HMAC, HKDF, seal, open native vs pure JS, TOTP, tweetnacl; plus the firmware footprint')
+    .requiredOption('--port <url>', 'the board console: serial path, tcp://HOST:PORT (emulated board, Espruino Linux via its PTY/console) or emulated:NAME')
+    .option('--sizes <list>', 'payload sizes in bytes', sizeList, DEFAULT_SIZES)
+    .option('--reps <n>', 'timed batches per op (median, min, max over them)', positive('--reps', 1000), 15)
+    .option('--seals <n>', 'seals for the firmware growth check', positive('--seals', 1_000_000), 10_000)
+    .option('--board <name>', 'board profile the bundles are built for', DEFAULT_BOARD)
+    .option('--json', 'print the report as JSON on stdout')
+    .option('--out <dir>', 'where to write the JSON, CSV and SVG', 'bench-out')
+    .action(async (o) => {
+      const r = await benchCrypto({
+        port: o.port, sizes: o.sizes, reps: o.reps, seals: o.seals, board: o.board,
+        onProgress: o.json ? undefined : (l) => process.stderr.write(l + '\n'),
+      });
+      const files = await writeCryptoOutputs(r, o.out);
+      if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
+      else {
+        process.stdout.write(summary(r));
+        process.stdout.write(`wrote ${Object.values(files).map((f) => relative(process.cwd(), f) || f).join(', ')}\n`);
+      }
+    });
+}

@@ -1,0 +1,80 @@
+// `sealmq bench crypto --port` on a board, through the CLI as a researcher runs it: the JSON's shape,
+// every primitive present (a figure, or for tweetnacl possibly a stated reason), the firmware footprint,
+// and the JSON, CSV and SVG written under --out; then `sealmq report` gathers them into one HTML page.
+// No speed is asserted (DESIGN.md §8: budgets are measured by benchmarks, not by timed tests). On the
+// emulated board always; on Espruino's Linux build when ESPRUINO_BIN is set (skipped, with the reason
+// in the title, otherwise).
+import test, { type ExecutionContext } from 'ava';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CRYPTO_OPS } from '../host/bench/crypto.js';
+import { spawnEmulator } from '../host/emulator/process.js';
+import { espruinoBin, startEspruinoBoard } from '../host/espruino/process.js';
+import { sealmq, tmpHome } from './cli-helpers.js';
+
+const BIN = espruinoBin();
+const SKIP = 'skipped: ESPRUINO_BIN is not set (build Espruino\'s Linux binary from its public source and point ESPRUINO_BIN at it)';
+
+async function benchOn(t: ExecutionContext, port: string, board: string, emulated: boolean): Promise<void> {
+  const out = join(tmpHome('sealmq-benchc-'), 'out');
+  const run = await sealmq(['bench', 'crypto', '--port', port, '--board', board, '--reps', '3', '--sizes', '16,64', '--seals', '300', '--json', '--out', out], {}, 600_000);
+  t.is(run.code, 0, run.stderr);
+  const j = JSON.parse(run.stdout);
+  t.regex(j.target, emulated ? /^emulated board/ : /^Espruino Linux build 2v\d+/);
+  t.deepEqual(j.sizes, [16, 64]);
+  for (const r of j.results) {
+    t.is(typeof r.op, 'string');
+    t.true(['native', 'js', 'tweetnacl'].includes(r.impl), r.impl);
+    if (r.error === undefined) {
+      for (const k of ['medianMs', 'minMs', 'maxMs', 'vars']) t.is(typeof r[k], 'number', `${r.op} ${r.impl} ${r.size}: ${k}`);
+      t.true(r.minMs <= r.medianMs && r.medianMs <= r.maxMs, `${r.op} ${r.impl}: min ≤ median ≤ max`);
+    } else t.is(r.impl, 'tweetnacl', `only tweetnacl may be reported with a reason: ${r.op} ${r.impl}: ${r.error}`);
+  }
+  for (const op of CRYPTO_OPS) t.true(j.results.some((r: any) => r.op === op), `${op} is reported`);
+  // Native and pure JS, every size, for the sized ops.
+  for (const op of ['aes128-cbc-encrypt', 'aes128-cbc-decrypt', 'sha256', 'hmac-sha256', 'seal', 'open']) {
+    for (const impl of ['native', 'js']) for (const size of [16, 64]) t.true(j.results.some((r: any) => r.op === op && r.impl === impl && r.size === size && r.error === undefined), `${op} ${impl} ${size}`);
+  }
+  const f = j.footprint;
+  t.true(f.bundleBytes > 0 && f.bundleBytes <= 16 * 1024);
+  for (const k of ['idleVars', 'varsPerSeal', 'growthVars', 'sealMs']) t.is(typeof f[k], 'number', `footprint.${k} (${f.note ?? ''})`);
+  t.is(f.seals, 300);
+  const files = readdirSync(out);
+  for (const ext of ['.json', '.csv', '.svg']) t.true(files.some((n) => n.startsWith('crypto-') && n.endsWith(ext)), `${ext} written: ${files}`);
+  const svg = readFileSync(join(out, files.find((n) => n.endsWith('.svg'))!), 'utf8');
+  t.regex(svg, /^<svg/);
+  t.regex(svg, /native/);
+  const csv = readFileSync(join(out, files.find((n) => n.endsWith('.csv'))!), 'utf8').trim().split('\n');
+  t.is(csv[0], 'target,op,impl,size,medianMs,minMs,maxMs,reps,inner,vars,error');
+  t.true(csv.length >= 1 + j.results.length);
+  // One self-contained page from the folder.
+  const rep = await sealmq(['report', out]);
+  t.is(rep.code, 0, rep.stderr);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  t.regex(html, /<svg/);
+  t.regex(html, /aes128-cbc-encrypt/);
+  t.false(/<script|src="http|href="http/.test(html), 'no script, no external resource');
+  t.log(`${j.target}: seal native 64 B ${j.results.find((r: any) => r.op === 'seal' && r.impl === 'native' && r.size === 64).medianMs.toFixed(4)} ms; firmware ${f.bundleBytes} bytes, idle ${f.idleVars} vars`);
+}
+
+test('sealmq bench crypto on an emulated board: every primitive, footprint, JSON/CSV/SVG, report', async (t) => {
+  const dir = tmpHome('sealmq-benchc-');
+  const emu = await spawnEmulator({ name: 'bench-01', flashFile: join(dir, 'b.flash'), board: 'emulated' });
+  t.teardown(() => emu.stop());
+  await benchOn(t, emu.console, 'emulated', true);
+  t.true(existsSync(join(dir, 'b.flash')));
+});
+
+(BIN ? test.serial : test.skip)(`sealmq bench crypto on Espruino's Linux build: every primitive, footprint, JSON/CSV/SVG${BIN ? '' : ` — ${SKIP}`}`, async (t) => {
+  t.timeout(600_000);
+  const dir = tmpHome('sealmq-benchc-esp-');
+  const esp = await startEspruinoBoard(BIN!, dir);
+  t.teardown(() => esp.stop());
+  await benchOn(t, esp.console, 'linux', false);
+});
+
+test('sealmq report: a folder without bench output is refused (exit 3)', async (t) => {
+  const r = await sealmq(['report', tmpHome('sealmq-empty-')]);
+  t.is(r.code, 3, r.stderr);
+  t.regex(r.stderr, /no bench output/);
+});
