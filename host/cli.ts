@@ -13,6 +13,7 @@ import { register as registerProvision } from './commands/provision.js';
 import { register as registerSend } from './commands/send.js';
 import { register as registerFlash } from './commands/flash.js';
 import { register as registerDemo } from './commands/demo.js';
+import { register as registerAudit } from './commands/audit.js';
 import { registerBenchCrypto } from './commands/bench-crypto.js';
 import { register as registerReport } from './commands/report.js';
 import { readFileSync } from 'node:fs';
@@ -38,6 +39,7 @@ export function makeProgram(): Command {
   registerSend(program);
   registerFlash(program);
   registerDemo(program);
+  registerAudit(program);
   registerBenchCrypto(program);
   registerReport(program);
   return program;

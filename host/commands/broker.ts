@@ -2,7 +2,9 @@
 // passphrase: device logins are checked against their OTP seeds, kept decrypted in memory only.
 import { Command } from 'commander';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
-import { BrokerEvent, DEFAULT_LISTEN, startBroker } from '../broker/broker.js';
+import { BrokerEvent, DEFAULT_LISTEN, parseListen, startBroker } from '../broker/broker.js';
+import { emitMosquitto } from '../broker/mosquitto.js';
+import { localActor } from '../registry/registry.js';
 import { openUnlockedRegistry } from './passphrase.js';
 
 function describe(e: BrokerEvent): string {
@@ -26,7 +28,10 @@ export function register(program: Command): void {
     .option('--listen <url>', 'where to listen (port 0: any free port)', DEFAULT_LISTEN)
     .option('--prefix <prefix>', 'topic prefix', DEFAULT_PREFIX)
     .option('--json', 'events as JSON lines on stdout')
-    .action(async (o: { listen: string; prefix: string; json?: boolean }) => {
+    .option('--emit-mosquitto <dir>', 'instead of running: write mosquitto.conf, a hashed password file and an ACL file for the same policy into DIR (listener: --listen, loopback only)')
+    .option('--reveal', 'with --emit-mosquitto: print the static MQTT passwords as JSON on stdout (audited)')
+    .action(async (o: { listen: string; prefix: string; json?: boolean; emitMosquitto?: string; reveal?: boolean }) => {
+      if (o.emitMosquitto !== undefined) return emit(o.emitMosquitto, o);
       const registry = await openUnlockedRegistry();
       const log = (e: BrokerEvent) => {
         if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
@@ -39,9 +44,8 @@ export function register(program: Command): void {
         registry.close();
         throw e;
       }
-      if (o.json) process.stdout.write(JSON.stringify({ type: 'listening', url: broker.url }) + '\n');
-      else process.stdout.write(`sealmq broker listening on ${broker.url} (prefix ${o.prefix}); Ctrl-C to stop\n`);
-      await new Promise<void>((resolve) => {
+      // The signal handlers go in before "listening" is printed: whoever reads that line may stop us at once.
+      const stopped = new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
@@ -53,5 +57,28 @@ export function register(program: Command): void {
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      if (o.json) process.stdout.write(JSON.stringify({ type: 'listening', url: broker.url }) + '\n');
+      else process.stdout.write(`sealmq broker listening on ${broker.url} (prefix ${o.prefix}); Ctrl-C to stop\n`);
+      await stopped;
     });
+}
+
+async function emit(dir: string, o: { listen: string; prefix: string; json?: boolean; reveal?: boolean }): Promise<void> {
+  const { host, port } = parseListen(o.listen);
+  const registry = await openUnlockedRegistry();
+  try {
+    const actor = localActor();
+    const r = await emitMosquitto({ registry, dir, host, port, prefix: o.prefix, actor });
+    if (o.reveal) {
+      registry.audit({ actor, action: 'broker.mosquitto.reveal', detail: { principals: r.credentials.size } });
+      process.stdout.write(JSON.stringify(Object.fromEntries(r.credentials)) + '\n');
+    } else if (o.json) {
+      process.stdout.write(JSON.stringify({ dir: r.dir, files: r.files, devices: r.devices, operators: r.operators }) + '\n');
+    } else {
+      process.stdout.write(`wrote ${r.files.conf}, ${r.files.passwords} and ${r.files.acl} (${r.devices} devices, ${r.operators} operators)\n` +
+        `run: mosquitto -c ${r.files.conf}\n`);
+    }
+  } finally {
+    registry.close();
+  }
 }

@@ -14,6 +14,10 @@ import {
 } from './crypto.js';
 import { DB_FILE, ensureHome, registryHome } from './home.js';
 import { migrate } from './schema.js';
+import { AuditRow, AuditVerifyResult, entryHash, GENESIS, signEntry, signingKey, verifyChain } from './audit-chain.js';
+import type { KeyObject } from 'node:crypto';
+import nacl from 'tweetnacl';
+import { randomBytes } from 'node:crypto';
 
 /** Milliseconds since the Unix epoch. */
 export type Clock = () => number;
@@ -100,6 +104,10 @@ export interface AuditEntry {
   action: string;
   device: string | null;
   detail: Record<string, unknown>;
+  /** SHA-256 of this entry (hex), chained to the previous one (docs/SECURITY.md). */
+  hash?: string | null;
+  /** Signed by the registry's audit key (false: written while locked, signed at the next unlock). */
+  signed?: boolean;
 }
 
 export interface AuditInput {
@@ -128,6 +136,8 @@ export interface RegistryOptions {
 }
 
 const VERIFIER_TEXT = 'sealmq registry key verifier v1';
+const AUDIT_KEY_TEXT = 'sealmq audit key v1\0';
+const BROKER_PW_TEXT = 'sealmq broker password v1\0';
 const RECORD_VERSION = 1;
 /** Detail keys that would mean a secret is about to be written to the audit log. */
 const SECRET_KEY = /(secret|password|passphrase|seed|^root$|^key$|^keys$|privkey|token)/i;
@@ -211,6 +221,11 @@ function decodeSecretRecord(b: Uint8Array, id: string, epoch: number): DeviceSec
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
 const copySecrets = (s: DeviceSecrets): DeviceSecrets => ({ id: s.id, epoch: s.epoch, root: s.root.slice(), otpSeed: s.otpSeed.slice() });
 
+interface RawAuditRow {
+  seq: number; at: number; actor: string; action: string; device_id: string | null; detail: string;
+  prev: string | null; hash: string | null; sig: string | null;
+}
+
 interface DeviceRow {
   id: string; status: DeviceStatus; epoch: number; created_at: number; updated_at: number; last_seen_at: number | null;
   broker_url: string | null; interval_s: number | null; board: string | null; info: string;
@@ -236,6 +251,8 @@ export class Registry {
   private readonly clock: Clock;
   private readonly newKdf: ScryptParams;
   private key: Uint8Array | null = null;
+  /** The audit signing key (Ed25519), loaded at unlock. */
+  private auditSecret: KeyObject | null = null;
   private readonly cache = new Map<string, DeviceSecrets>();
   private readonly seedCache = new Map<string, Uint8Array>();
 
@@ -255,6 +272,7 @@ export class Registry {
       this.db.pragma('foreign_keys = ON');
       this.db.pragma('secure_delete = ON');
       migrate(this.db);
+      this.chainLegacyAudit();
     } catch (e) {
       if (e instanceof SealmqError) throw e;
       throw new SealmqError('input', `cannot open the registry ${path}: ${(e as Error).message}`, { cause: e });
@@ -299,12 +317,67 @@ export class Registry {
       });
     }
     this.key = key;
+    try {
+      this.loadAuditKey();
+      this.signPendingAudit();
+    } catch (e) {
+      this.lock();
+      throw e;
+    }
+  }
+
+  /**
+   * The audit key: created once per registry (tweetnacl seed from the CSPRNG), the public key in clear in
+   * meta (so `audit verify` needs no passphrase), the seed sealed under the registry key. A public key
+   * that the sealed seed does not produce means meta was altered: refused.
+   */
+  private loadAuditKey(): void {
+    const key = this.requireKey();
+    this.tx(() => {
+      if (this.meta('audit_key') !== null) return;
+      const seed = new Uint8Array(randomBytes(32));
+      const kp = nacl.sign.keyPair.fromSeed(seed);
+      const sealed = sealBox(key, new Uint8Array(Buffer.concat([Buffer.from(AUDIT_KEY_TEXT), seed])));
+      wipe(seed);
+      wipe(kp.secretKey);
+      this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?)').run('audit_key', JSON.stringify({ nonce: toHex(sealed.nonce), box: toHex(sealed.box) }));
+      this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('audit_pubkey', toHex(kp.publicKey));
+    });
+    const v = JSON.parse(this.meta('audit_key')!) as { nonce: string; box: string };
+    const pt = openBox(key, { nonce: u8(Buffer.from(v.nonce, 'hex')), box: u8(Buffer.from(v.box, 'hex')) });
+    const tag = Buffer.from(AUDIT_KEY_TEXT);
+    if (!pt || pt.length !== tag.length + 32 || !Buffer.from(pt.subarray(0, tag.length)).equals(tag)) {
+      wipe(pt);
+      throw new SealmqError('internal', 'the audit key of the registry does not open: the registry was altered');
+    }
+    const kp = nacl.sign.keyPair.fromSeed(pt.subarray(tag.length));
+    wipe(pt);
+    if (this.meta('audit_pubkey') !== toHex(kp.publicKey)) {
+      wipe(kp.secretKey);
+      throw new SealmqError('internal', 'the audit public key in the registry was replaced: it does not match the sealed audit key', {
+        hint: 'the audit log cannot be trusted; run `sealmq audit verify --pubkey <the key you recorded>`',
+      });
+    }
+    this.auditSecret = signingKey(kp.secretKey);
+    wipe(kp.secretKey);
+  }
+
+  /** Signs, oldest first, every chained entry written while the registry was locked. */
+  private signPendingAudit(): void {
+    const sk = this.auditSecret;
+    if (!sk) return;
+    this.tx(() => {
+      const rows = this.db.prepare('SELECT seq, hash FROM audit WHERE sig IS NULL AND hash IS NOT NULL ORDER BY seq').all() as { seq: number; hash: string }[];
+      const upd = this.db.prepare('UPDATE audit SET sig = ? WHERE seq = ?');
+      for (const r of rows) upd.run(signEntry(sk, r.hash), r.seq);
+    });
   }
 
   /** Forgets the key and every decrypted secret. */
   lock(): void {
     wipe(this.key);
     this.key = null;
+    this.auditSecret = null;
     for (const s of this.cache.values()) {
       wipe(s.root);
       wipe(s.otpSeed);
@@ -330,6 +403,23 @@ export class Registry {
       if (e instanceof SealmqError) throw e;
       throw new SealmqError('internal', `registry write failed, nothing was written: ${(e as Error).message}`, { cause: e });
     }
+  }
+
+  /** Entries from before schema V3 carry no hash: chained once, in seq order, ahead of any new entry. */
+  private chainLegacyAudit(): void {
+    if (!this.db.prepare('SELECT 1 FROM audit WHERE hash IS NULL LIMIT 1').get()) return;
+    this.tx(() => {
+      const rows = this.db.prepare('SELECT * FROM audit ORDER BY seq').all() as RawAuditRow[];
+      let prev = GENESIS;
+      const upd = this.db.prepare('UPDATE audit SET prev = ?, hash = ? WHERE seq = ?');
+      for (const r of rows) {
+        if (r.hash === null) {
+          const hash = entryHash({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, device: r.device_id, detail: r.detail, prev });
+          upd.run(prev, hash, r.seq);
+          prev = hash;
+        } else prev = r.hash;
+      }
+    });
   }
 
   private meta(key: string): string | null {
@@ -688,9 +778,70 @@ export class Registry {
     if (e.device != null) checkDeviceId(e.device);
     const detail = e.detail ?? {};
     checkAuditDetail(detail);
-    const r = this.db.prepare('INSERT INTO audit(at, actor, action, device_id, detail) VALUES (?, ?, ?, ?, ?)')
-      .run(at, e.actor, e.action, e.device ?? null, JSON.stringify(detail));
-    return Number(r.lastInsertRowid);
+    const text = JSON.stringify(detail);
+    // One transaction (a savepoint inside a caller's): read the head, append, hash, sign when unlocked.
+    return this.tx(() => {
+      const last = this.db.prepare('SELECT hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { hash: string | null } | undefined;
+      const prev = last?.hash ?? GENESIS;
+      const r = this.db.prepare('INSERT INTO audit(at, actor, action, device_id, detail, prev) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(at, e.actor, e.action, e.device ?? null, text, prev);
+      const seq = Number(r.lastInsertRowid);
+      const hash = entryHash({ seq, at, actor: e.actor, action: e.action, device: e.device ?? null, detail: text, prev });
+      // Locked (e.g. `devices revoke`): chained now, signed by signPendingAudit at the next unlock.
+      const sig = this.auditSecret ? signEntry(this.auditSecret, hash) : null;
+      this.db.prepare('UPDATE audit SET hash = ?, sig = ? WHERE seq = ?').run(hash, sig, seq);
+      return seq;
+    });
+  }
+
+  /** The audit public key (hex), or null before the registry was first unlocked. */
+  auditPublicKey(): string | null {
+    return this.meta('audit_pubkey');
+  }
+
+  /**
+   * Checks the chain and the signatures of the whole log (no passphrase needed). `publicKey` pins the key
+   * (hex) instead of trusting the one stored in the registry.
+   */
+  verifyAudit(opts: { publicKey?: string; strict?: boolean } = {}): AuditVerifyResult & { publicKey: string | null } {
+    const pk = opts.publicKey ?? this.auditPublicKey();
+    if (pk !== null && !/^[0-9a-f]{64}$/i.test(pk)) throw inputError('an audit public key is 64 hex digits');
+    const rows = (this.db.prepare('SELECT * FROM audit ORDER BY seq').all() as RawAuditRow[]).map((r): AuditRow => ({
+      seq: r.seq, at: r.at, actor: r.actor, action: r.action, device: r.device_id, detail: r.detail, prev: r.prev, hash: r.hash, sig: r.sig,
+    }));
+    const res = verifyChain(rows, pk ? new Uint8Array(Buffer.from(pk, 'hex')) : null, opts.strict);
+    return { ...res, publicKey: pk ? pk.toLowerCase() : null };
+  }
+
+  // ── static broker passwords (Mosquitto: docs/BROKER.md) ────────────────────────────────────────────
+
+  /**
+   * The static MQTT password of a principal ('device:<id>' or 'operator:<name>') for a broker that cannot
+   * check a TOTP: created on first use (24 bytes from the CSPRNG, base64url), sealed under the registry
+   * key with the principal bound inside the box. Unlocked only. Audited when created.
+   */
+  brokerPassword(principal: string, actor: string): { password: string; created: boolean } {
+    const key = this.requireKey();
+    if (!/^(device|operator):[a-z0-9][a-z0-9._-]{0,31}$/.test(principal)) throw inputError(`bad principal ${JSON.stringify(principal)}`);
+    return this.tx(() => {
+      const row = this.db.prepare('SELECT nonce, box FROM broker_passwords WHERE principal = ?').get(principal) as { nonce: Buffer; box: Buffer } | undefined;
+      const tag = BROKER_PW_TEXT + principal + '\0';
+      if (row) {
+        const pt = openBox(key, { nonce: u8(row.nonce), box: u8(row.box) });
+        const text = pt ? Buffer.from(pt).toString('utf8') : null;
+        wipe(pt);
+        if (text === null || !text.startsWith(tag)) throw new SealmqError('internal', `the broker password of ${principal} does not open: the registry was altered`);
+        return { password: text.slice(tag.length), created: false };
+      }
+      const password = randomBytes(24).toString('base64url');
+      const sealed = sealBox(key, utf8Encode(tag + password));
+      const now = this.clock();
+      this.db.prepare('INSERT INTO broker_passwords(principal, nonce, box, created_at) VALUES (?, ?, ?, ?)')
+        .run(principal, Buffer.from(sealed.nonce), Buffer.from(sealed.box), now);
+      const [kind, name] = principal.split(':');
+      this.insertAudit({ actor, action: 'broker.password.create', device: kind === 'device' ? name : null, detail: { principal } }, now);
+      return { password, created: true };
+    });
   }
 
   auditLog(q: AuditQuery = {}): AuditEntry[] {
@@ -701,7 +852,7 @@ export class Registry {
     if (q.afterSeq !== undefined) { where.push('seq > ?'); args.push(q.afterSeq); }
     const limit = Math.max(1, Math.min(q.limit ?? 1000, 100000));
     const sql = `SELECT * FROM (SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit}) ORDER BY seq`;
-    return (this.db.prepare(sql).all(...args) as { seq: number; at: number; actor: string; action: string; device_id: string | null; detail: string }[])
-      .map((r) => ({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, device: r.device_id, detail: JSON.parse(r.detail) }));
+    return (this.db.prepare(sql).all(...args) as RawAuditRow[])
+      .map((r) => ({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, device: r.device_id, detail: JSON.parse(r.detail), hash: r.hash, signed: r.sig !== null }));
   }
 }

@@ -91,8 +91,27 @@ CREATE TABLE send_counters (
 ) STRICT;
 `;
 
+/**
+ * V3: the tamper-evident audit log (docs/SECURITY.md) and the static broker passwords Mosquitto needs.
+ * audit.prev / audit.hash: SHA-256 chain (hex); audit.sig: Ed25519 over the hash (hex), NULL until the
+ * registry is next unlocked. broker_passwords: one sealed record per principal ('device:<id>' or
+ * 'operator:<name>'), the principal bound inside the box.
+ */
+const V3 = `
+ALTER TABLE audit ADD COLUMN prev TEXT;
+ALTER TABLE audit ADD COLUMN hash TEXT;
+ALTER TABLE audit ADD COLUMN sig  TEXT;
+
+CREATE TABLE broker_passwords (
+  principal  TEXT PRIMARY KEY,
+  nonce      BLOB NOT NULL CHECK (length(nonce) = 24),
+  box        BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+`;
+
 /** migrations[i] takes the schema from version i to i + 1. */
-export const MIGRATIONS: readonly string[] = [V1, V2];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings the database to SCHEMA_VERSION; refuses one written by a newer sealmq. */
