@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import nacl from 'tweetnacl';
 import { entryHash, signedBytes, signEntry } from '../host/registry/audit-chain.js';
 import { openRegistry } from '../host/registry/registry.js';
+import { MIGRATIONS } from '../host/registry/schema.js';
 import { sealmq, tmpHome } from './cli-helpers.js';
 
 const PASS = 'audit test passphrase';
@@ -177,5 +178,28 @@ test('secrets never appear in the audit log', async (t) => {
   const reg = openRegistry({ home });
   t.throws(() => reg.audit({ actor: 'test', action: 'x', detail: { password: 'nope' } }), { message: /looks like a secret/ });
   t.throws(() => reg.audit({ actor: 'test', action: 'x', detail: { blob: new Uint8Array(4) } }), { message: /raw bytes/ });
+  reg.close();
+});
+
+test('a registry from before schema v3 gets its old entries chained at open and signed at the next unlock', async (t) => {
+  const home = tmpHome('sealmq-audit-v2-');
+  const d = new Database(join(home, 'registry.db'));
+  for (let v = 0; v < 2; v++) {
+    d.exec(MIGRATIONS[v]);
+    d.pragma(`user_version = ${v + 1}`);
+  }
+  const ins = d.prepare('INSERT INTO audit(at, actor, action, device_id, detail) VALUES (?, ?, ?, ?, ?)');
+  for (let i = 0; i < 3; i++) ins.run(1000 + i, 'old', 'legacy.entry', null, JSON.stringify({ i }));
+  d.close();
+  const reg = openRegistry({ home });
+  let res = reg.verifyAudit();
+  t.true(res.ok, res.problem?.message);
+  t.is(res.entries, 3);
+  t.is(res.pending, 3);
+  await reg.unlock(PASS);
+  reg.audit({ actor: 'test', action: 'new.entry' });
+  res = reg.verifyAudit({ strict: true });
+  t.true(res.ok, res.problem?.message);
+  t.deepEqual([res.entries, res.signed], [4, 4]);
   reg.close();
 });
