@@ -16,6 +16,8 @@ import { register as registerDemo } from './commands/demo.js';
 import { register as registerAudit } from './commands/audit.js';
 import { registerBenchCrypto } from './commands/bench-crypto.js';
 import { register as registerReport } from './commands/report.js';
+import { register as registerPorts } from './commands/ports.js';
+import { register as registerDoctor } from './commands/doctor.js';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -42,6 +44,8 @@ export function makeProgram(): Command {
   registerAudit(program);
   registerBenchCrypto(program);
   registerReport(program);
+  registerPorts(program);
+  registerDoctor(program);
   return program;
 }
 

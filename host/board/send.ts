@@ -32,6 +32,9 @@ export interface SendResult {
   reply: Record<string, unknown>;
   replyEpoch: number;
   roundTripMs: number;
+  /** The sealed reply as it arrived (hex), e.g. to pass it through the registry's verifier. */
+  replyFrame: string;
+  replyTopic: string;
 }
 
 export const COMMAND_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
@@ -73,7 +76,7 @@ export async function sendCommand(o: SendOptions): Promise<SendResult> {
           try { m = JSON.parse(utf8Decode(r.plaintext!) ?? 'null'); } catch { /* not a reply */ }
           if (m && m.r === o.command && m.i === counter) {
             clearTimeout(timer);
-            resolve({ device: o.deviceId, command: o.command, counter, epoch, reply: m, replyEpoch: e, roundTripMs: now() - sent });
+            resolve({ device: o.deviceId, command: o.command, counter, epoch, reply: m, replyEpoch: e, roundTripMs: now() - sent, replyFrame: Buffer.from(payload).toString('hex'), replyTopic: topic });
           }
           return;
         }

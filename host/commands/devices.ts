@@ -1,9 +1,12 @@
-// `sealmq devices list|show|export|revoke`: the device registry for people. list and show never print a
+// `sealmq devices list|show|export|revoke|rotate`: the device registry for people. list and show never print a
 // secret; export prints the current secrets only after the passphrase verifies, and is audited.
 import { Command } from 'commander';
 import { checkDeviceId, DeviceInfo, localActor } from '../registry/registry.js';
 import { inputError } from '../errors.js';
-import { isoTime, table, withRegistry } from './passphrase.js';
+import { isoTime, openUnlockedRegistry, table, withRegistry } from './passphrase.js';
+import { DEFAULT_PREFIX } from '../../core/ids.js';
+import { rotateDevice } from '../board/rotate.js';
+import { operatorCredentials } from './operator.js';
 
 function deviceIdArg(v: string): string {
   return checkDeviceId(v);
@@ -84,5 +87,29 @@ export function register(program: Command): void {
         return reg.revokeDevice(id, localActor(), o.reason);
       });
       process.stdout.write(`revoked ${d.id}\n`);
+    });
+
+  devices.command('rotate')
+    .description('move a device to its next key epoch over the air (sealed rotate command); the registry switches when its reply under the new epoch verifies (audited)')
+    .argument('<id>', 'device id', deviceIdArg)
+    .option('--broker <url>', 'broker URL', 'mqtt://127.0.0.1:1883')
+    .option('--user <name>', 'admin operator (default $SEALMQ_USER)')
+    .option('--password-env <var>', 'environment variable holding the operator password', 'SEALMQ_PASSWORD')
+    .option('--prefix <prefix>', 'topic prefix', DEFAULT_PREFIX)
+    .option('--timeout <s>', 'seconds to wait for the reply', Number, 10)
+    .option('--json', 'one JSON object')
+    .action(async (id: string, o) => {
+      const creds = await operatorCredentials(o.user, o.passwordEnv);
+      const registry = await openUnlockedRegistry();
+      try {
+        const r = await rotateDevice({
+          registry, brokerUrl: o.broker, username: creds.username, password: creds.password, deviceId: id, prefix: o.prefix,
+          timeoutMs: o.timeout * 1000, actor: localActor(),
+        });
+        if (o.json) process.stdout.write(JSON.stringify({ ok: true, ...r }) + '\n');
+        else process.stdout.write(`${r.device} moved from key epoch ${r.from} to ${r.to} (confirmed by its reply in ${r.roundTripMs.toFixed(0)} ms)\n`);
+      } finally {
+        registry.close();
+      }
     });
 }

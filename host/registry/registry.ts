@@ -485,6 +485,8 @@ export class Registry {
         if (existing.status === 'revoked') throw inputError(`device ${id} is revoked; revoked ids are not reused`);
         if (existing.epoch >= 255) throw inputError(`device ${id} has used all 256 key epochs`);
         epoch = existing.epoch + 1;
+        // A new OTP seed: the steps used under the old one say nothing about it (a replacement board logs in now).
+        this.db.prepare('DELETE FROM totp_used WHERE device_id = ?').run(id);
         this.db.prepare(`UPDATE key_epochs SET status = 'old' WHERE device_id = ? AND status = 'current'`).run(id);
         this.db.prepare(`UPDATE devices SET epoch = ?, updated_at = ?, broker_url = coalesce(?, broker_url),
           interval_s = coalesce(?, interval_s), board = coalesce(?, board), info = ? WHERE id = ?`)
@@ -513,6 +515,44 @@ export class Registry {
       this.insertAudit({ actor, action: 'device.revoke', device: id, detail: reason ? { reason } : {} }, now);
       return deviceFromRow(this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow);
     });
+  }
+
+  /**
+   * Asks for a device's next key epoch (`sealmq devices rotate`): above every epoch it ever had or was asked
+   * for. Nothing changes for the verifier yet: the epoch becomes current only when a frame under it verifies
+   * (putReceiveState), i.e. when the board confirmed it. Audited.
+   */
+  requestRotation(id: string, actor: string): { from: number; to: number } {
+    checkDeviceId(id);
+    const now = this.clock();
+    return this.tx(() => {
+      const d = this.db.prepare('SELECT status, epoch, info FROM devices WHERE id = ?').get(id) as { status: DeviceStatus; epoch: number; info: string } | undefined;
+      if (!d) throw inputError(`no device ${id} in the registry`);
+      if (d.status !== 'active') throw inputError(`device ${id} is revoked`);
+      const info = JSON.parse(d.info) as Record<string, unknown>;
+      const max = (this.db.prepare('SELECT max(epoch) AS m FROM key_epochs WHERE device_id = ?').get(id) as { m: number }).m;
+      const to = Math.max(max, typeof info.rotateTo === 'number' ? info.rotateTo : -1) + 1;
+      if (to > 255) throw inputError(`device ${id} has used all 256 key epochs`, 'replace it: sealmq provision --replace');
+      this.db.prepare('UPDATE devices SET info = ?, updated_at = ? WHERE id = ?').run(JSON.stringify({ ...info, rotateTo: to }), now, id);
+      this.insertAudit({ actor, action: 'device.rotate.request', device: id, detail: { from: d.epoch, to } }, now);
+      return { from: d.epoch, to };
+    });
+  }
+
+  /** The epoch a verified frame moved to, if it is the one a rotation asked for: its row, with the same secrets. */
+  private adoptRotation(id: string, from: number, to: number, now: number): { status: EpochStatus } | undefined {
+    const d = this.db.prepare('SELECT info FROM devices WHERE id = ?').get(id) as { info: string };
+    const info = JSON.parse(d.info) as Record<string, unknown>;
+    if (info.rotateTo !== to) return undefined;
+    const s = this.secrets(id, from);
+    if (!s) return undefined;
+    this.db.prepare(`INSERT INTO key_epochs(device_id, epoch, status, created_at) VALUES (?, ?, 'old', ?)`).run(id, to, now);
+    const sealed = sealBox(this.requireKey(), encodeSecretRecord({ id, epoch: to, root: s.root, otpSeed: s.otpSeed }));
+    this.db.prepare('INSERT INTO device_secrets(device_id, epoch, nonce, box) VALUES (?, ?, ?, ?)').run(id, to, Buffer.from(sealed.nonce), Buffer.from(sealed.box));
+    delete info.rotateTo;
+    this.db.prepare('UPDATE devices SET info = ? WHERE id = ?').run(JSON.stringify(info), id);
+    this.insertAudit({ actor: 'registry', action: 'device.rotate.confirmed', device: id, detail: { from, to } }, now);
+    return { status: 'old' };
   }
 
   /** Notes that a device was heard from (a broker login, a verified frame). */
@@ -637,7 +677,8 @@ export class Registry {
         throw new SealmqError('internal', `replay state of ${id}/${direction} would move backwards (epoch ${cur.epoch} top ${cur.window.top} → epoch ${st.epoch} top ${w.top})`);
       }
       if (st.epoch > d.epoch) {
-        const e = this.db.prepare('SELECT status FROM key_epochs WHERE device_id = ? AND epoch = ?').get(id, st.epoch) as { status: EpochStatus } | undefined;
+        const e = (this.db.prepare('SELECT status FROM key_epochs WHERE device_id = ? AND epoch = ?').get(id, st.epoch) as { status: EpochStatus } | undefined)
+          ?? this.adoptRotation(id, d.epoch, st.epoch, now);
         if (!e || e.status === 'revoked') throw new SealmqError('internal', `device ${id} has no usable key epoch ${st.epoch}`);
         this.db.prepare(`UPDATE key_epochs SET status = 'old' WHERE device_id = ? AND status = 'current'`).run(id);
         this.db.prepare(`UPDATE key_epochs SET status = 'current' WHERE device_id = ? AND epoch = ?`).run(id, st.epoch);
