@@ -14,10 +14,11 @@ import { register as registerSend } from './commands/send.js';
 import { register as registerFlash } from './commands/flash.js';
 import { register as registerDemo } from './commands/demo.js';
 import { register as registerAudit } from './commands/audit.js';
+import { register as registerFuzz } from './commands/fuzz.js';
+import { register as registerAttack } from './commands/attack.js';
+import { register as registerBench } from './commands/bench.js';
 import { registerBenchCrypto } from './commands/bench-crypto.js';
 import { register as registerReport } from './commands/report.js';
-import { register as registerPorts } from './commands/ports.js';
-import { register as registerDoctor } from './commands/doctor.js';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -42,10 +43,11 @@ export function makeProgram(): Command {
   registerFlash(program);
   registerDemo(program);
   registerAudit(program);
+  registerFuzz(program);
+  registerAttack(program);
+  registerBench(program);
   registerBenchCrypto(program);
   registerReport(program);
-  registerPorts(program);
-  registerDoctor(program);
   return program;
 }
 

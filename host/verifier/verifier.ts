@@ -1,11 +1,10 @@
 // The verifier: opens every uplink frame in the DESIGN.md §4 order, persists the replay window before it
 // hands a reading on, and reports each rejection with its reason. Storage, audit and clock are injected,
 // so the same class runs against the SQLite registry, in benchmarks, and in the fuzzer.
-import { utf8Decode } from '../../core/bytes.js';
 import { deriveKeys, FrameKeys, initialReceiveState, receive, ReceiveState } from '../../core/frame.js';
 import { isDeviceId } from '../../core/ids.js';
 import type { CorePrimitives } from '../../core/primitives.js';
-import { nodePrimitives } from '../protocol/node-primitives.js';
+import { cachingNodePrimitives } from '../protocol/node-primitives.js';
 
 /** What the verifier needs to know of a device. */
 export interface DeviceRecord {
@@ -72,6 +71,25 @@ export class MemoryReplayStore implements ReplayStore {
   put(id: string, d: string, s: ReceiveState) { this.m.set(id + '\u0000' + d, s); }
 }
 
+interface KeyCacheEntry {
+  root: Uint8Array;
+  dev: DeviceRecord;
+  keys: Map<number, FrameKeys>;
+  lookup: (epoch: number) => FrameKeys | null;
+}
+
+/** Strict UTF-8 (WHATWG: no overlongs, surrogates or truncation; a BOM is kept), as core utf8Decode. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** core/bytes.ts utf8Decode, natively: null for invalid UTF-8. test/verifier-fast.test.ts checks they agree. */
+export function strictUtf8(b: Uint8Array): string | null {
+  try {
+    return UTF8.decode(b);
+  } catch {
+    return null;
+  }
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
@@ -81,15 +99,18 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 export class Verifier {
   private readonly prefix: string;
+  private readonly prefixOk: boolean;
   private readonly now: () => number;
   private readonly p: CorePrimitives;
   /** Derived keys per device/epoch: HKDF once, not per frame. Dropped when a device's root changes. */
-  private keyCache = new Map<string, { root: Uint8Array; keys: Map<number, FrameKeys> }>();
+  private keyCache = new Map<string, KeyCacheEntry>();
 
   constructor(private readonly o: VerifierOptions) {
     this.prefix = o.prefix ?? 'sealmq';
+    // The prefix is one topic level: one with '/' in it matches no topic (as a split on '/' would).
+    this.prefixOk = !this.prefix.includes('/');
     this.now = o.now ?? Date.now;
-    this.p = o.primitives ?? nodePrimitives;
+    this.p = o.primitives ?? cachingNodePrimitives();
   }
 
   /** Opens one MQTT message; never throws on hostile input. */
@@ -103,30 +124,44 @@ export class Verifier {
     return { ok: false, topic, device, reason, ...extra };
   }
 
+  /**
+   * keysFor(epoch) for receive(). One entry per (device, direction) holds a copy of the root the keys came
+   * from, the derived keys per epoch and the lookup function itself, so a frame allocates nothing here.
+   * The device record is re-read per frame (retiredEpochs may change); a changed root drops the keys.
+   */
   private keysFor(dev: DeviceRecord, direction: string): (epoch: number) => FrameKeys | null {
-    let c = this.keyCache.get(dev.id + '/' + direction);
+    const name = dev.id + '/' + direction;
+    let c = this.keyCache.get(name);
     if (!c || !sameBytes(c.root, dev.root)) {
-      c = { root: dev.root, keys: new Map() };
-      this.keyCache.set(dev.id + '/' + direction, c);
+      const entry: KeyCacheEntry = { root: new Uint8Array(dev.root), dev, keys: new Map(), lookup: () => null };
+      entry.lookup = (epoch) => {
+        const d = entry.dev;
+        if (d.retiredEpochs && d.retiredEpochs.includes(epoch)) return null;
+        let k = entry.keys.get(epoch);
+        if (!k) {
+          k = deriveKeys(this.p, entry.root, d.id, direction, epoch);
+          entry.keys.set(epoch, k);
+        }
+        return k;
+      };
+      this.keyCache.set(name, entry);
+      c = entry;
     }
-    const cache = c;
-    return (epoch) => {
-      if (dev.retiredEpochs && dev.retiredEpochs.includes(epoch)) return null;
-      let k = cache.keys.get(epoch);
-      if (!k) {
-        k = deriveKeys(this.p, dev.root, dev.id, direction, epoch);
-        cache.keys.set(epoch, k);
-      }
-      return k;
-    };
+    c.dev = dev;
+    return c.lookup;
+  }
+
+  /** The device id of `<prefix>/<id>/up`, or null for any other topic (more levels, wildcards, bad ids). */
+  private uplinkDevice(topic: string): string | null {
+    const p = this.prefix.length;
+    if (!this.prefixOk || topic.length <= p + 4 || topic.charCodeAt(p) !== 47 || !topic.startsWith(this.prefix) || !topic.endsWith('/up')) return null;
+    const id = topic.slice(p + 1, topic.length - 3);
+    return isDeviceId(id) ? id : null;
   }
 
   private open(topic: string, payload: Uint8Array): VerifyResult {
-    const parts = topic.split('/');
-    if (parts.length !== 3 || parts[0] !== this.prefix || !isDeviceId(parts[1]) || parts[2] !== 'up') {
-      return this.reject(topic, null, 'bad-topic');
-    }
-    const id = parts[1];
+    const id = this.uplinkDevice(topic);
+    if (id === null) return this.reject(topic, null, 'bad-topic');
     const dev = this.o.devices.device(id);
     if (!dev) return this.reject(topic, id, 'unknown-device');
     if (dev.status !== 'active') return this.reject(topic, id, 'revoked');
@@ -136,7 +171,7 @@ export class Verifier {
     if (!r.ok) return this.reject(topic, id, r.reason ?? 'rejected', { counter: r.counter, epoch: r.epoch });
     // Durable before delivery (DESIGN.md §4): a crash after this line can lose a reading, never accept a replay.
     this.o.replay.put(id, 'up', r.state!);
-    const text = utf8Decode(r.plaintext!);
+    const text = strictUtf8(r.plaintext!);
     let msg: unknown = null;
     try {
       msg = text === null ? null : JSON.parse(text);

@@ -1,0 +1,70 @@
+// `sealmq bench …`: reproducible measurements, a table for people (or --json), JSON + CSV under --out.
+// `bench verifier` lives here (host/bench/verifier.ts); `bench crypto` joins the group from bench-crypto.ts.
+import { Command } from 'commander';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { inputError } from '../errors.js';
+import { benchCsv, runVerifierBench, VerifierBenchReport } from '../bench/verifier.js';
+import { grouped, intOption } from './int-option.js';
+import { table } from './passphrase.js';
+import { progress } from './progress.js';
+
+/** Writes <dir>/<name>.json and <dir>/<name>.csv; returns their paths. */
+function writeBenchFiles(dir: string, name: string, json: unknown, csv: string): string[] {
+  const abs = resolve(dir);
+  try {
+    mkdirSync(abs, { recursive: true });
+    const files = [join(abs, name + '.json'), join(abs, name + '.csv')];
+    writeFileSync(files[0], JSON.stringify(json, null, 2) + '\n');
+    writeFileSync(files[1], csv);
+    return files;
+  } catch (e) {
+    throw inputError(`--out: cannot write to ${abs}: ${(e as Error).message}`);
+  }
+}
+
+function renderVerifier(r: VerifierBenchReport, files: string[]): string {
+  const us = (x: number) => x.toFixed(2);
+  const out: string[] = [];
+  out.push(`verifier throughput, one core, in-process: ${grouped(r.frames)} frames × ${r.runs} runs, ${r.devices} devices, ${r.frameBytes}-byte frames`);
+  out.push(`platform: node ${r.platform.node}, ${r.platform.cpu}, ${r.platform.cores} cores, load ${r.platform.loadavgStart.join(' ')} → ${r.platform.loadavgEnd.join(' ')}`);
+  out.push('');
+  out.push(table(['PASS', 'FRAMES/S (WALL)', 'µS/FRAME', 'FRAMES/S (CPU)', 'VERIFIER ÷ THIS'], [
+    ['verifier (Verifier.handle)', grouped(r.framesPerSecond), us(r.microsecondsPerFrame.verifier), grouped(r.cpu.framesPerSecond), '1'],
+    ['ceiling (HMAC + CBC decrypt, one-shot)', grouped(r.ceilingFramesPerSecond), us(r.microsecondsPerFrame.ceiling), grouped(r.cpu.ceilingFramesPerSecond), r.ratio.toFixed(3)],
+    ['ceiling, AES schedules kept', grouped(r.keyedCeilingFramesPerSecond), us(r.microsecondsPerFrame.keyedCeiling), grouped(r.cpu.keyedCeilingFramesPerSecond), r.keyedRatio.toFixed(3)],
+  ]));
+  out.push(`budget (DESIGN.md §8): ≥ ${grouped(r.budgetFramesPerSecond)} frames/s — ${r.meetsBudget ? 'met' : 'NOT met'} on this run`);
+  out.push(`every frame opened in every verifier pass: ${r.allOpened ? 'yes' : 'NO'}`);
+  out.push(`medians of ${r.runs} runs after a warm-up; per-run figures in ${files.join(' and ')}`);
+  return out.join('\n') + '\n';
+}
+
+function registerVerifier(bench: Command): void {
+  bench.command('verifier')
+    .description('frames opened per second by the Verifier on one core, in-process, next to a node:crypto ceiling (HMAC + AES-CBC decrypt) measured in the same run')
+    .option('--frames <n>', 'frames per run', intOption('frames', 1, 5_000_000), 100_000)
+    .option('--devices <n>', 'devices the frames are spread over', intOption('devices', 1, 100_000), 100)
+    .option('--runs <n>', 'measured repetitions (the figures are their medians)', intOption('runs', 1, 1000), 5)
+    .option('--out <dir>', 'directory for verifier.json and verifier.csv', 'bench-out')
+    .option('--json', 'one JSON object on stdout instead of a table')
+    .addHelpText('after', '\nOn a shared machine the wall-clock figures include other load; the CPU-time column mostly does not.\nMethod and figures: docs/VERIFIER-PERF.md.')
+    .action((o: { frames: number; devices: number; runs: number; out: string; json?: boolean }) => {
+      const bar = progress(!o.json, 'bench verifier');
+      let r: VerifierBenchReport;
+      try {
+        r = runVerifierBench({ frames: o.frames, devices: o.devices, runs: o.runs, onProgress: (label, done, total) => bar.update(label, done, total) });
+      } finally {
+        bar.stop();
+      }
+      const files = writeBenchFiles(o.out, 'verifier', r, benchCsv(r));
+      process.stdout.write(o.json ? JSON.stringify(r) + '\n' : renderVerifier(r, files));
+    });
+}
+
+export function register(program: Command): void {
+  // Every bench command joins one `bench` group, whichever registers first.
+  const bench = program.commands.find((c) => c.name() === 'bench')
+    ?? program.command('bench').description('reproducible measurements: on-device crypto cost, the firmware footprint, the verifier');
+  registerVerifier(bench);
+}

@@ -1,0 +1,43 @@
+// `sealmq bench verifier`: the report's shape and that the verifier opened every frame of every pass.
+// No speed is asserted (DESIGN.md §8: budgets are measured by benchmarks, not by timed tests).
+import test from 'ava';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runVerifierBench } from '../host/bench/verifier.js';
+import { sealmq, tmpHome } from './cli-helpers.js';
+
+test('runVerifierBench: medians, ratio, and every frame opened in every verifier pass', (t) => {
+  const r = runVerifierBench({ frames: 600, devices: 7, runs: 3, warmupFrames: 100 });
+  for (const k of ['framesPerSecond', 'ceilingFramesPerSecond', 'keyedCeilingFramesPerSecond'] as const) t.true(r[k] > 0, k);
+  t.true(Math.abs(r.ratio - r.framesPerSecond / r.ceilingFramesPerSecond) < 0.01);
+  t.is(r.budgetFramesPerSecond, 100_000);
+  t.is(r.meetsBudget, r.framesPerSecond >= 100_000);
+  t.true(r.allOpened);
+  t.is(r.frames, 600);
+  t.is(r.devices, 7);
+  t.is(r.frameBytes % 16, (7 + 16) % 16, 'header + whole blocks + tag');
+  const verifierRuns = r.detail.filter((d) => d.kind === 'verifier');
+  t.deepEqual(verifierRuns.map((d) => d.run), [0, 1, 2, 3]);
+  t.deepEqual(verifierRuns.map((d) => d.opened), [100, 600, 600, 600]);
+  for (const kind of ['ceiling', 'ceiling-keyed']) t.is(r.detail.filter((d) => d.kind === kind).length, 4, kind);
+});
+
+test('sealmq bench verifier --json writes verifier.json and verifier.csv under --out', async (t) => {
+  const out = join(tmpHome('sealmq-bench-'), 'results');
+  const run = await sealmq(['bench', 'verifier', '--frames', '500', '--devices', '5', '--runs', '1', '--json', '--out', out]);
+  t.is(run.code, 0, run.stderr);
+  const j = JSON.parse(run.stdout);
+  for (const k of ['framesPerSecond', 'ceilingFramesPerSecond', 'ratio']) t.is(typeof j[k], 'number', k);
+  t.true(j.allOpened);
+  t.true(j.detail.filter((d: any) => d.kind === 'verifier').every((d: any) => d.opened === d.frames));
+  t.deepEqual(JSON.parse(readFileSync(join(out, 'verifier.json'), 'utf8')).frames, 500);
+  const csv = readFileSync(join(out, 'verifier.csv'), 'utf8').trim().split('\n');
+  t.is(csv[0], 'kind,run,frames,seconds,cpu_seconds,frames_per_second,cpu_frames_per_second,opened');
+  t.is(csv.length, 1 + 3 * 2, 'a warm-up and one run of each kind');
+  const table = await sealmq(['bench', 'verifier', '--frames', '300', '--runs', '1', '--out', out]);
+  t.is(table.code, 0, table.stderr);
+  t.regex(table.stdout, /FRAMES\/S/);
+  t.regex(table.stdout, /budget \(DESIGN\.md §8\)/);
+  t.true(existsSync(join(out, 'verifier.csv')));
+  t.is((await sealmq(['bench', 'verifier', '--frames', '0'])).code, 3);
+});

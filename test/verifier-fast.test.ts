@@ -1,0 +1,135 @@
+// The verifier's fast path keeps the meaning of the slow one: key-schedule-caching AES equals one-shot
+// node:crypto (SP 800-38A vectors, random inputs, keys overwritten in place), the native strict UTF-8
+// decoder agrees with core utf8Decode, and the topic check agrees with the split-on-'/' rule.
+import test from 'ava';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fromHex, toHex, utf8Decode, utf8Encode } from '../core/bytes.js';
+import { deriveKeys, frameIv, open, seal } from '../core/frame.js';
+import { isDeviceId } from '../core/ids.js';
+import { cachingNodePrimitives, nodePrimitives as P } from '../host/protocol/node-primitives.js';
+import { loadVectors } from '../host/protocol/vectors.js';
+import { DeviceRecord, MemoryReplayStore, strictUtf8, Verifier } from '../host/verifier/verifier.js';
+import { Prng } from '../host/fuzz/prng.js';
+
+const ka = loadVectors('known-answers.json');
+const fv = loadVectors('frames-v1.json');
+
+function oneShot(decrypt: boolean, key: Uint8Array, iv: Uint8Array, d: Uint8Array): string {
+  const c = decrypt ? createDecipheriv('aes-128-cbc', key, iv) : createCipheriv('aes-128-cbc', key, iv);
+  c.setAutoPadding(false);
+  return Buffer.concat([c.update(d), c.final()]).toString('hex');
+}
+
+test('caching AES-128-CBC: SP 800-38A F.2.1/F.2.2 and FIPS-197 blocks, repeated on one key object', (t) => {
+  const C = cachingNodePrimitives();
+  for (const v of ka.aes128_cbc_nopad) {
+    const key = fromHex(v.key);
+    for (let i = 0; i < 3; i++) {
+      t.is(toHex(C.cbcEncrypt(key, fromHex(v.iv), fromHex(v.plaintext))), v.ciphertext, v.name);
+      t.is(toHex(C.cbcDecrypt(key, fromHex(v.iv), fromHex(v.ciphertext))), v.plaintext, v.name);
+    }
+  }
+  for (const v of ka.aes128_block) t.is(toHex(C.cbcEncrypt(fromHex(v.key), new Uint8Array(16), fromHex(v.plaintext))), v.ciphertext, v.name);
+});
+
+test('caching AES-128-CBC equals one-shot node:crypto on random keys, IVs and 1..8 blocks, interleaved', (t) => {
+  const C = cachingNodePrimitives();
+  const keys = Array.from({ length: 5 }, () => new Uint8Array(randomBytes(16)));
+  for (let i = 0; i < 400; i++) {
+    const key = keys[i % keys.length];
+    const iv = randomBytes(16);
+    const d = randomBytes(16 * (1 + (i % 8)));
+    const ct = oneShot(false, key, iv, d);
+    t.is(toHex(C.cbcEncrypt(key, iv, d)), ct);
+    t.is(toHex(C.cbcDecrypt(key, iv, Buffer.from(ct, 'hex'))), d.toString('hex'));
+    t.is(toHex(C.cbcDecrypt(key, iv, d)), oneShot(true, key, iv, d), 'decrypting junk is still exactly CBC');
+  }
+});
+
+test('caching AES: a key overwritten in place gets a new schedule, never the old one', (t) => {
+  const C = cachingNodePrimitives();
+  const key = new Uint8Array(randomBytes(16));
+  const iv = randomBytes(16);
+  const d = randomBytes(48);
+  t.is(toHex(C.cbcEncrypt(key, iv, d)), oneShot(false, key, iv, d));
+  key.set(randomBytes(16));
+  t.is(toHex(C.cbcEncrypt(key, iv, d)), oneShot(false, key, iv, d));
+  t.is(toHex(C.cbcDecrypt(key, iv, d)), oneShot(true, key, iv, d));
+  key.fill(0);
+  t.is(toHex(C.cbcDecrypt(key, iv, d)), oneShot(true, key, iv, d));
+});
+
+test('caching AES keeps the primitive contract: wrong key/IV/data lengths throw', (t) => {
+  const C = cachingNodePrimitives();
+  const k = new Uint8Array(16);
+  for (const [key, iv, d] of [[new Uint8Array(15), k, k], [k, new Uint8Array(8), k], [k, k, new Uint8Array(0)], [k, k, new Uint8Array(17)]]) {
+    t.throws(() => C.cbcEncrypt(key, iv, d));
+    t.throws(() => C.cbcDecrypt(key, iv, d));
+  }
+  t.is(toHex(C.cbcEncrypt(k, k, k)), oneShot(false, k, k, k), 'still usable after the refusals');
+});
+
+for (const v of fv.frames) {
+  test(`frame v1 ${v.device}/${v.channel} e${v.epoch} c${v.counter} with the caching primitives: IV, seal, open`, (t) => {
+    const C = cachingNodePrimitives();
+    const keys = deriveKeys(C, fromHex(v.root), v.device, v.direction, v.epoch);
+    t.is(toHex(keys.mac), v.keys.mac);
+    for (let i = 0; i < 2; i++) {
+      const frame = seal(C, keys, v.device, v.channel, v.direction, v.epoch, v.counter, utf8Encode(v.plaintext_utf8));
+      t.is(toHex(frame), v.frame);
+      t.is(toHex(frameIv(C, keys.iv, frame.subarray(0, 7))), v.iv);
+      const r = open(C, keys, v.device, v.channel, frame);
+      t.true(r.ok);
+      t.is(utf8Decode(r.plaintext!), v.plaintext_utf8);
+    }
+  });
+}
+
+test('strictUtf8 (TextDecoder, fatal) agrees with core utf8Decode on edge cases and random bytes', (t) => {
+  const cases = ['', '00', '7f', 'c280', 'c0af', 'c1bf', 'e08080', 'e0a080', 'eda080', 'edbfbf', 'ee8080', 'f0908080', 'f08f8080',
+    'f48fbfbf', 'f4908080', 'f5808080', 'ff', 'c2', 'e282', 'f09f98', 'efbbbf7b7d', '80', 'c2c2', '7b2274223a317d'];
+  for (const h of cases) t.is(strictUtf8(fromHex(h)), utf8Decode(fromHex(h)), h);
+  const rng = new Prng(2024);
+  for (let i = 0; i < 20000; i++) {
+    const b = rng.bytes(rng.int(0, 12));
+    // Bias towards the interesting region: lead bytes and continuation bytes.
+    for (let k = 0; k < b.length; k++) if (rng.chance(0.6)) b[k] = 0x80 | (b[k] & 0x7f);
+    t.is(strictUtf8(b), utf8Decode(b), toHex(b));
+  }
+  t.is(strictUtf8(utf8Encode('\ufeff{"t":1} ✓ 😀')), '\ufeff{"t":1} ✓ 😀', 'a BOM is kept, as the core keeps it');
+});
+
+test('the topic check equals "three levels: prefix / valid id / up", for any prefix', (t) => {
+  const ROOT = fromHex('33'.repeat(32));
+  const splitRule = (prefix: string, topic: string) => {
+    const p = topic.split('/');
+    return p.length === 3 && p[0] === prefix && isDeviceId(p[1]) && p[2] === 'up';
+  };
+  const topics = (prefix: string) => [`${prefix}/node-a/up`, `${prefix}/node-a/down`, `${prefix}/node-a/up/x`, `${prefix}/node-a`,
+    `${prefix}//up`, `${prefix}/+/up`, `${prefix}/#`, `x${prefix}/node-a/up`, `${prefix}x/node-a/up`, `${prefix}/NODE-A/up`, `${prefix}/node-a/UP`,
+    `/${prefix}/node-a/up`, `${prefix}/a/b/up`, `${prefix}/node-a/upup`, `${prefix}/node-a\u0000/up`, `${prefix}/${'a'.repeat(33)}/up`, '', '/', '//up', '/node-a/up', 'node-a/up'];
+  for (const prefix of ['sealmq', 'x', '', 'a/b', 'plant+1']) {
+    const dev: DeviceRecord = { id: 'node-a', status: 'active', epoch: 0, root: ROOT };
+    const v = new Verifier({ prefix, devices: { device: (id) => (id === 'node-a' ? dev : null) }, replay: new MemoryReplayStore() });
+    const k = deriveKeys(P, ROOT, 'node-a', 'up', 0);
+    let counter = 1;
+    for (const topic of topics(prefix)) {
+      const r = v.handle(topic, seal(P, k, 'node-a', 'up', 'up', 0, counter++, utf8Encode('{"d":{}}')));
+      const want = splitRule(prefix, topic);
+      t.is(r.ok || r.reason !== 'bad-topic', want, `prefix ${JSON.stringify(prefix)} topic ${JSON.stringify(topic)}`);
+      if (want) t.true(r.ok, topic);
+    }
+  }
+});
+
+test('a device root changed in place (same array) gets new keys: old-root frames rejected, new-root frames accepted', (t) => {
+  const root = new Uint8Array(randomBytes(32));
+  const first = new Uint8Array(root);
+  const dev: DeviceRecord = { id: 'node-a', status: 'active', epoch: 0, root };
+  const v = new Verifier({ devices: { device: () => dev }, replay: new MemoryReplayStore() });
+  const f = (r: Uint8Array, n: number) => seal(P, deriveKeys(P, r, 'node-a', 'up', 0), 'node-a', 'up', 'up', 0, n, utf8Encode('{"d":{}}'));
+  t.true(v.handle('sealmq/node-a/up', f(first, 1)).ok);
+  root.set(randomBytes(32));
+  t.is((v.handle('sealmq/node-a/up', f(first, 2)) as any).reason, 'bad-tag');
+  t.true(v.handle('sealmq/node-a/up', f(root, 3)).ok);
+});
