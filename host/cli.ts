@@ -17,6 +17,8 @@ import { register as registerAudit } from './commands/audit.js';
 import { register as registerFuzz } from './commands/fuzz.js';
 import { register as registerAttack } from './commands/attack.js';
 import { register as registerBench } from './commands/bench.js';
+import { register as registerPorts } from './commands/ports.js';
+import { register as registerDoctor } from './commands/doctor.js';
 import { registerBenchCrypto } from './commands/bench-crypto.js';
 import { register as registerReport } from './commands/report.js';
 import { readFileSync } from 'node:fs';
@@ -46,6 +48,8 @@ export function makeProgram(): Command {
   registerFuzz(program);
   registerAttack(program);
   registerBench(program);
+  registerPorts(program);
+  registerDoctor(program);
   registerBenchCrypto(program);
   registerReport(program);
   return program;
