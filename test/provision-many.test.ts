@@ -175,3 +175,40 @@ test(`${N} emulated boards over PTYs at 115200 baud, provisioned at once; one lo
   t.regex(plain.stdout, /^BOARD +DEVICE +RESULT +SECONDS\n/);
   t.regex(plain.stdout, new RegExp(`0 provisioned, ${N} already provisioned, 0 failed`));
 });
+
+test('several --port with a {nn} pattern (plain table), then --replace OLD --device NEW revokes OLD; doctor as text', async (t) => {
+  t.timeout(120_000);
+  const home = tmpHome();
+  const env = { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: PASS };
+  const reg = openRegistry({ home });
+  await reg.unlock(PASS);
+  reg.close();
+  const fw = await firmwareBundle('emulated', join(home, 'dist'));
+  const boards = await Promise.all([0, 1, 2].map((i) => spawnEmulator({ name: `p-${i}`, flashFile: join(home, `p-${i}.flash`), board: 'emulated' })));
+  t.teardown(async () => { await Promise.all(boards.map((b) => b.stop())); });
+  await Promise.all(boards.map((b) => flashBoard({ port: b.console, bundle: fw.bundle, version: fw.version })));
+
+  const r = await sealmq(['provision', '--port', boards[0].console, '--port', boards[1].console, '--device', 'lot-{nn}', '--broker', 'mqtt://127.0.0.1:1'], env);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /lot-01 +ok/);
+  t.regex(r.stdout, /lot-02 +ok/);
+  t.regex(r.stdout, /2 provisioned, 0 already provisioned, 0 failed/);
+
+  const rep = await sealmq(['provision', '--port', boards[2].console, '--replace', 'lot-02', '--device', 'lot-03', '--broker', 'mqtt://127.0.0.1:1', '--json'], env);
+  t.is(rep.code, 0, rep.stderr);
+  t.like(JSON.parse(rep.stdout), { ok: true, deviceId: 'lot-03', epoch: 0, replaced: 'lot-02' });
+  const after = openRegistry({ home });
+  t.teardown(() => after.close());
+  t.is(after.getDevice('lot-02')!.status, 'revoked');
+  t.is(after.getDevice('lot-03')!.status, 'active');
+  t.true(after.auditLog({ device: 'lot-03' }).some((a) => a.action === 'device.replace'));
+  const revoked = await sealmq(['provision', '--port', boards[2].console, '--replace', 'lot-02', '--broker', 'mqtt://127.0.0.1:1'], env);
+  t.is(revoked.code, 3);
+  t.regex(revoked.stderr, /revoked/);
+
+  const doc = await sealmq(['doctor', '--port', boards[2].console], env);
+  t.is(doc.code, 0, doc.stderr);
+  t.regex(doc.stdout, /^firmware +sealmq \d/m);
+  t.regex(doc.stdout, /^state +ok, device lot-03/m);
+  t.regex(doc.stdout, /^console +unlocked/m);
+});
