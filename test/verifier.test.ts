@@ -1,7 +1,7 @@
 // The verifier's rejections, each with its reason, and its use of the replay store across a restart.
 import test from 'ava';
 import { fromHex, utf8Encode } from '../core/bytes.js';
-import { deriveKeys, seal } from '../core/frame.js';
+import { deriveKeys, frameIv, frameTag, macInput, seal } from '../core/frame.js';
 import { nodePrimitives as P } from '../host/protocol/node-primitives.js';
 import { DeviceRecord, MemoryReplayStore, Verifier } from '../host/verifier/verifier.js';
 
@@ -79,4 +79,14 @@ test('plaintext that is not a JSON object is bad-json, after the window moved', 
   }
   const bin = seal(P, k, 'node-a', 'up', 'up', 0, 50, new Uint8Array([0xff, 0xfe]));
   t.is((v.handle('sealmq/node-a/up', bin) as any).reason, 'bad-json');
+});
+
+test('a good tag over bad padding is bad-padding once, then replay: the window moved when the tag passed', (t) => {
+  const v = new Verifier({ devices: devices(), replay: new MemoryReplayStore() });
+  const k = deriveKeys(P, ROOT_A, 'node-a', 'up', 0);
+  const header = new Uint8Array([1, 0, 0, 0, 0, 0, 9]);
+  const ct = P.cbcEncrypt(k.enc, frameIv(P, k.iv, header), new Uint8Array(16));
+  const f = new Uint8Array([...header, ...ct, ...frameTag(P, k.mac, macInput(header, 'node-a', 'up', ct))]);
+  t.is((v.handle('sealmq/node-a/up', f) as any).reason, 'bad-padding');
+  t.is((v.handle('sealmq/node-a/up', f) as any).reason, 'replay');
 });

@@ -168,7 +168,11 @@ export class Verifier {
     const stored = this.o.replay.get(id, 'up');
     const st: ReceiveState = stored && stored.epoch >= dev.epoch ? stored : initialReceiveState(dev.epoch);
     const r = receive(this.p, this.keysFor(dev, 'up'), id, 'up', 'up', st, payload);
-    if (!r.ok) return this.reject(topic, id, r.reason ?? 'rejected', { counter: r.counter, epoch: r.epoch });
+    if (!r.ok) {
+      // A good tag over bad padding (a key bug) still consumed its counter: the window moves (DESIGN.md §4).
+      if (r.state) this.o.replay.put(id, 'up', r.state);
+      return this.reject(topic, id, r.reason ?? 'rejected', { counter: r.counter, epoch: r.epoch });
+    }
     // Durable before delivery (DESIGN.md §4): a crash after this line can lose a reading, never accept a replay.
     this.o.replay.put(id, 'up', r.state!);
     const text = strictUtf8(r.plaintext!);
