@@ -23,6 +23,8 @@ export function espruinoBin(env: NodeJS.ProcessEnv = process.env): string | null
 export class EspruinoProcess extends EventEmitter {
   private child: ChildProcess | undefined;
   private lastCtrlC = 0;
+  private queue: Buffer[] = [];
+  private pumping = false;
 
   constructor(readonly bin: string, readonly dir: string) {
     super();
@@ -54,7 +56,31 @@ export class EspruinoProcess extends EventEmitter {
       }
       data = Buffer.from(keep);
     }
-    this.child.stdin!.write(data);
+    this.queue.push(data);
+    this.pump();
+  }
+
+  /**
+   * Console input paced slower than a UART at 115200 baud (16 bytes every 4 ms). Espruino's Linux build
+   * reads stdin on a thread of its own into the ring buffer the interpreter drains; when input arrives
+   * faster than the interpreter drains it (e.g. while it writes espruino.flash), the buffer is corrupted
+   * and it stops at an assertion (src/jsdevices.c, "len <= 64"). A board's UART has flow control for this;
+   * this pipe has none, so the pace is kept well below what the interpreter handles.
+   */
+  private pump(): void {
+    if (this.pumping) return;
+    const next = () => {
+      const c = this.child;
+      if (!c || c.exitCode !== null || !this.queue.length) { this.pumping = false; return; }
+      const head = this.queue[0];
+      const part = head.subarray(0, 16);
+      if (part.length === head.length) this.queue.shift();
+      else this.queue[0] = head.subarray(16);
+      c.stdin!.write(part);
+      setTimeout(next, 4);
+    };
+    this.pumping = true;
+    next();
   }
 
   async stop(): Promise<void> {
