@@ -67,6 +67,12 @@ export function reportError(e: unknown): number {
   return EXIT.INTERNAL;
 }
 
+// `sealmq … | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(EXIT.OK);
+  throw e;
+});
+
 async function main(argv: string[]): Promise<void> {
   try {
     await makeProgram().parseAsync(argv);

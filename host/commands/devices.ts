@@ -6,7 +6,7 @@ import { inputError } from '../errors.js';
 import { isoTime, openUnlockedRegistry, table, withRegistry } from './passphrase.js';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
 import { rotateDevice } from '../board/rotate.js';
-import { operatorCredentials } from './operator.js';
+import { adminSendOptions, operatorCredentials } from './operator.js';
 
 function deviceIdArg(v: string): string {
   return checkDeviceId(v);
@@ -89,14 +89,9 @@ export function register(program: Command): void {
       process.stdout.write(`revoked ${d.id}\n`);
     });
 
-  devices.command('rotate')
+  adminSendOptions(devices.command('rotate'))
     .description('move a device to its next key epoch over the air (sealed rotate command); the registry switches when its reply under the new epoch verifies (audited)')
     .argument('<id>', 'device id', deviceIdArg)
-    .option('--broker <url>', 'broker URL', 'mqtt://127.0.0.1:1883')
-    .option('--user <name>', 'admin operator (default $SEALMQ_USER)')
-    .option('--password-env <var>', 'environment variable holding the operator password', 'SEALMQ_PASSWORD')
-    .option('--prefix <prefix>', 'topic prefix', DEFAULT_PREFIX)
-    .option('--timeout <s>', 'seconds to wait for the reply', Number, 10)
     .option('--json', 'one JSON object')
     .action(async (id: string, o) => {
       const creds = await operatorCredentials(o.user, o.passwordEnv);
