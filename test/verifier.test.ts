@@ -54,7 +54,7 @@ test('rejects replay, bit flips, a moved frame, an unknown device, a revoked dev
 });
 
 test('a retired epoch is refused even above the current one', (t) => {
-  const v = new Verifier({ devices: devices({ 'node-a': { retiredEpochs: [3] } }), replay: new MemoryReplayStore() });
+  const v = new Verifier({ devices: devices({ 'node-a': { retiredEpochs: [3], pendingEpoch: 4 } }), replay: new MemoryReplayStore() });
   t.is((v.handle('sealmq/node-a/up', frame(ROOT_A, 'node-a', 1, 3)) as any).reason, 'unknown-epoch');
   const moved = v.handle('sealmq/node-a/up', frame(ROOT_A, 'node-a', 1, 4));
   t.true(moved.ok);

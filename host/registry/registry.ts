@@ -70,6 +70,8 @@ export interface DeviceRecord {
   epoch: number;
   root: Uint8Array;
   retiredEpochs: number[];
+  /** The epoch `devices rotate` asked for and no frame has confirmed yet (info.rotateTo), or null. */
+  pendingEpoch: number | null;
 }
 
 export interface ProvisionRecord {
@@ -620,7 +622,8 @@ export class Registry {
     if (!s) return null;
     wipe(s.otpSeed);
     const retired = this.epochs(id).filter((e) => e.status !== 'current').map((e) => e.epoch);
-    return { id, status: d.status, epoch: d.epoch, root: s.root, retiredEpochs: retired };
+    const pendingEpoch = typeof d.info.rotateTo === 'number' ? d.info.rotateTo : null;
+    return { id, status: d.status, epoch: d.epoch, root: s.root, retiredEpochs: retired, pendingEpoch };
   }
 
   /** The current secrets as hex, for `sealmq devices export`; the export is audited first. */

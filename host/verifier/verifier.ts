@@ -15,6 +15,11 @@ export interface DeviceRecord {
   root: Uint8Array;
   /** Epochs that must never be accepted again (rotated away or revoked). */
   retiredEpochs?: number[];
+  /**
+   * The epoch a rotation asked for (`sealmq devices rotate`), if one is pending: the only epoch above `epoch`
+   * a frame may move the device to. Any other higher epoch is refused as 'unrequested-epoch'.
+   */
+  pendingEpoch?: number | null;
 }
 
 export interface DeviceSource {
@@ -74,6 +79,10 @@ export class MemoryReplayStore implements ReplayStore {
 interface KeyCacheEntry {
   root: Uint8Array;
   dev: DeviceRecord;
+  /** The epoch of the receive state this frame is checked against (already accepted once). */
+  stateEpoch: number;
+  /** Set by lookup to the epoch it refused when no rotation asked for it (above the current one). */
+  unrequested: number;
   keys: Map<number, FrameKeys>;
   lookup: (epoch: number) => FrameKeys | null;
 }
@@ -127,16 +136,22 @@ export class Verifier {
   /**
    * keysFor(epoch) for receive(). One entry per (device, direction) holds a copy of the root the keys came
    * from, the derived keys per epoch and the lookup function itself, so a frame allocates nothing here.
-   * The device record is re-read per frame (retiredEpochs may change); a changed root drops the keys.
+   * The device record is re-read per frame (retiredEpochs, pendingEpoch may change); a changed root drops the
+   * keys. Keys exist only for the current epoch, the epoch the receive state already reached and the epoch
+   * a rotation asked for: a frame under any other epoch is refused before its tag is computed.
    */
-  private keysFor(dev: DeviceRecord, direction: string): (epoch: number) => FrameKeys | null {
+  private keysFor(dev: DeviceRecord, direction: string, stateEpoch: number): KeyCacheEntry {
     const name = dev.id + '/' + direction;
     let c = this.keyCache.get(name);
     if (!c || !sameBytes(c.root, dev.root)) {
-      const entry: KeyCacheEntry = { root: new Uint8Array(dev.root), dev, keys: new Map(), lookup: () => null };
+      const entry: KeyCacheEntry = { root: new Uint8Array(dev.root), dev, stateEpoch, unrequested: -1, keys: new Map(), lookup: () => null };
       entry.lookup = (epoch) => {
         const d = entry.dev;
         if (d.retiredEpochs && d.retiredEpochs.includes(epoch)) return null;
+        if (epoch !== d.epoch && epoch !== entry.stateEpoch && epoch !== d.pendingEpoch) {
+          entry.unrequested = epoch;
+          return null;
+        }
         let k = entry.keys.get(epoch);
         if (!k) {
           k = deriveKeys(this.p, entry.root, d.id, direction, epoch);
@@ -148,7 +163,9 @@ export class Verifier {
       c = entry;
     }
     c.dev = dev;
-    return c.lookup;
+    c.stateEpoch = stateEpoch;
+    c.unrequested = -1;
+    return c;
   }
 
   /** The device id of `<prefix>/<id>/up`, or null for any other topic (more levels, wildcards, bad ids). */
@@ -167,8 +184,10 @@ export class Verifier {
     if (dev.status !== 'active') return this.reject(topic, id, 'revoked');
     const stored = this.o.replay.get(id, 'up');
     const st: ReceiveState = stored && stored.epoch >= dev.epoch ? stored : initialReceiveState(dev.epoch);
-    const r = receive(this.p, this.keysFor(dev, 'up'), id, 'up', 'up', st, payload);
+    const keys = this.keysFor(dev, 'up', st.epoch);
+    const r = receive(this.p, keys.lookup, id, 'up', 'up', st, payload);
     if (!r.ok) {
+      if (keys.unrequested >= 0 && r.reason === 'unknown-epoch') return this.reject(topic, id, 'unrequested-epoch', { epoch: keys.unrequested });
       // A good tag over bad padding (a key bug) still consumed its counter: the window moves (DESIGN.md §4).
       if (r.state) this.o.replay.put(id, 'up', r.state);
       return this.reject(topic, id, r.reason ?? 'rejected', { counter: r.counter, epoch: r.epoch });
