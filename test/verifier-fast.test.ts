@@ -2,13 +2,14 @@
 // node:crypto (SP 800-38A vectors, random inputs, keys overwritten in place), the native strict UTF-8
 // decoder agrees with core utf8Decode, and the topic check agrees with the split-on-'/' rule.
 import test from 'ava';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { fromHex, toHex, utf8Decode, utf8Encode } from '../core/bytes.js';
 import { deriveKeys, frameIv, open, seal } from '../core/frame.js';
 import { isDeviceId } from '../core/ids.js';
 import { cachingNodePrimitives, nodePrimitives as P } from '../host/protocol/node-primitives.js';
 import { loadVectors } from '../host/protocol/vectors.js';
-import { DeviceRecord, MemoryReplayStore, strictUtf8, Verifier } from '../host/verifier/verifier.js';
+import { cachingHmacSha256 } from '../host/verifier/hmac-sha256.js';
+import { DeviceRecord, MemoryReplayStore, strictUtf8, Verifier, verifierPrimitives } from '../host/verifier/verifier.js';
 import { Prng } from '../host/fuzz/prng.js';
 
 const ka = loadVectors('known-answers.json');
@@ -84,6 +85,66 @@ for (const v of fv.frames) {
     }
   });
 }
+
+// RFC 4231 §4.2, §4.3, §4.7 (a 131-byte key, hashed first) and §4.8.
+const RFC4231 = [
+  { key: '0b'.repeat(20), data: '4869205468657265', mac: 'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7' },
+  { key: '4a656665', data: '7768617420646f2079612077616e7420666f72206e6f7468696e673f', mac: '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843' },
+  { key: 'aa'.repeat(131), data: toHex(utf8Encode('Test Using Larger Than Block-Size Key - Hash Key First')), mac: '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54' },
+  { key: 'aa'.repeat(131), data: toHex(utf8Encode('This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.')), mac: '9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2' },
+];
+
+test('midstate HMAC-SHA256: RFC 4231 vectors, repeated on one key object', (t) => {
+  const h = cachingHmacSha256();
+  for (const v of RFC4231) {
+    const key = fromHex(v.key);
+    for (let i = 0; i < 3; i++) t.is(toHex(h(key, fromHex(v.data))), v.mac);
+  }
+});
+
+test('midstate HMAC-SHA256 equals node:crypto on random keys (0..200 bytes) and messages (0..600 bytes, every block boundary)', (t) => {
+  const h = cachingHmacSha256();
+  const keys = Array.from({ length: 7 }, (_, i) => new Uint8Array(randomBytes([0, 1, 16, 32, 63, 64, 65, 200][i] ?? 32)));
+  let bad = 0;
+  for (let n = 0; n <= 600; n++) {
+    const key = keys[n % keys.length];
+    const m = new Uint8Array(randomBytes(n));
+    const want = createHmac('sha256', key).update(m).digest('hex');
+    if (toHex(h(key, m)) !== want) bad++;
+    // A view into a bigger buffer (as MQTT hands frames) hashes only its own bytes.
+    const big = new Uint8Array(n + 40);
+    big.set(m, 17);
+    if (toHex(h(key, big.subarray(17, 17 + n))) !== want) bad++;
+  }
+  t.is(bad, 0);
+});
+
+test('midstate HMAC-SHA256: a key overwritten in place gets new midstates, never the old ones', (t) => {
+  const h = cachingHmacSha256();
+  const key = new Uint8Array(randomBytes(32));
+  const m = new Uint8Array(randomBytes(85));
+  for (let i = 0; i < 50; i++) {
+    t.is(toHex(h(key, m)), createHmac('sha256', key).update(m).digest('hex'));
+    key[i % 32] ^= 1 << (i % 8);
+  }
+  const out = h(key, m);
+  out.fill(0);
+  t.is(toHex(h(key, m)), createHmac('sha256', key).update(m).digest('hex'), 'the caller may keep or change what it got');
+});
+
+test('the verifier primitives: known-answer HMACs, and every frame-v1 vector (keys, seal, open)', (t) => {
+  const V = verifierPrimitives();
+  for (const v of ka.hmac_sha256) t.is(toHex(V.hmacSha256!(fromHex(v.key), fromHex(v.message))).slice(0, v.mac.length), v.mac, v.name); // TC5 is truncated
+  for (const v of fv.frames) {
+    const keys = deriveKeys(V, fromHex(v.root), v.device, v.direction, v.epoch);
+    t.deepEqual({ enc: toHex(keys.enc), mac: toHex(keys.mac), iv: toHex(keys.iv) }, v.keys);
+    const frame = seal(V, keys, v.device, v.channel, v.direction, v.epoch, v.counter, utf8Encode(v.plaintext_utf8));
+    t.is(toHex(frame), v.frame);
+    const r = open(V, keys, v.device, v.channel, frame);
+    t.true(r.ok);
+    t.is(utf8Decode(r.plaintext!), v.plaintext_utf8);
+  }
+});
 
 test('strictUtf8 (TextDecoder, fatal) agrees with core utf8Decode on edge cases and random bytes', (t) => {
   const cases = ['', '00', '7f', 'c280', 'c0af', 'c1bf', 'e08080', 'e0a080', 'eda080', 'edbfbf', 'ee8080', 'f0908080', 'f08f8080',

@@ -5,6 +5,8 @@ import { deriveKeys, FrameKeys, initialReceiveState, receive, ReceiveState } fro
 import { isDeviceId } from '../../core/ids.js';
 import type { CorePrimitives } from '../../core/primitives.js';
 import { cachingNodePrimitives } from '../protocol/node-primitives.js';
+import { isPlainFrame } from './plain.js';
+import { cachingHmacSha256 } from './hmac-sha256.js';
 
 /** What the verifier needs to know of a device. */
 export interface DeviceRecord {
@@ -106,20 +108,29 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * The verifier's primitives: node:crypto AES with each key's schedule kept (cachingNodePrimitives) and
+ * HMAC-SHA256 from each key's precomputed midstates (hmac-sha256.ts). docs/VERIFIER-PERF.md says why.
+ */
+export function verifierPrimitives(): CorePrimitives {
+  return { ...cachingNodePrimitives(), hmacSha256: cachingHmacSha256() };
+}
+
 export class Verifier {
   private readonly prefix: string;
   private readonly prefixOk: boolean;
   private readonly now: () => number;
   private readonly p: CorePrimitives;
   /** Derived keys per device/epoch: HKDF once, not per frame. Dropped when a device's root changes. */
-  private keyCache = new Map<string, KeyCacheEntry>();
+  /** Per direction, by device id (no per-frame key string to build and hash). */
+  private keyCache: Record<string, Map<string, KeyCacheEntry>> = { up: new Map(), down: new Map() };
 
   constructor(private readonly o: VerifierOptions) {
     this.prefix = o.prefix ?? 'sealmq';
     // The prefix is one topic level: one with '/' in it matches no topic (as a split on '/' would).
     this.prefixOk = !this.prefix.includes('/');
     this.now = o.now ?? Date.now;
-    this.p = o.primitives ?? cachingNodePrimitives();
+    this.p = o.primitives ?? verifierPrimitives();
   }
 
   /** Opens one MQTT message; never throws on hostile input. */
@@ -141,8 +152,8 @@ export class Verifier {
    * a rotation asked for: a frame under any other epoch is refused before its tag is computed.
    */
   private keysFor(dev: DeviceRecord, direction: string, stateEpoch: number): KeyCacheEntry {
-    const name = dev.id + '/' + direction;
-    let c = this.keyCache.get(name);
+    const cache = this.keyCache[direction];
+    let c = cache.get(dev.id);
     if (!c || !sameBytes(c.root, dev.root)) {
       const entry: KeyCacheEntry = { root: new Uint8Array(dev.root), dev, stateEpoch, unrequested: -1, keys: new Map(), lookup: () => null };
       entry.lookup = (epoch) => {
@@ -159,7 +170,7 @@ export class Verifier {
         }
         return k;
       };
-      this.keyCache.set(name, entry);
+      cache.set(dev.id, entry);
       c = entry;
     }
     c.dev = dev;
@@ -187,6 +198,8 @@ export class Verifier {
     const keys = this.keysFor(dev, 'up', st.epoch);
     const r = receive(this.p, keys.lookup, id, 'up', 'up', st, payload);
     if (!r.ok) {
+      // A research plain message (docs/PROTOCOL.md) on a sealed topic: a downgrade attempt, named as such.
+      if (r.reason === 'malformed' && isPlainFrame(payload)) return this.reject(topic, id, 'plain-downgrade');
       if (keys.unrequested >= 0 && r.reason === 'unknown-epoch') return this.reject(topic, id, 'unrequested-epoch', { epoch: keys.unrequested });
       // A good tag over bad padding (a key bug) still consumed its counter: the window moves (DESIGN.md §4).
       if (r.state) this.o.replay.put(id, 'up', r.state);
