@@ -41,3 +41,24 @@ test('sealmq bench verifier --json writes verifier.json and verifier.csv under -
   t.true(existsSync(join(out, 'verifier.csv')));
   t.is((await sealmq(['bench', 'verifier', '--frames', '0'])).code, 3);
 });
+
+test('sealmq bench verifier --through-broker: synthetic publishers through the embedded broker to the registry verifier in its own process', async (t) => {
+  const out = join(tmpHome('sealmq-bench-broker-'), 'results');
+  const run = await sealmq(['bench', 'verifier', '--frames', '300', '--runs', '1', '--through-broker', '--publishers', '6', '--publisher-frames', '15', '--json', '--out', out], {}, 110_000);
+  t.is(run.code, 0, run.stderr);
+  const j = JSON.parse(run.stdout);
+  const b = j.broker;
+  t.like(b, { publishers: 6, framesPerPublisher: 15, frames: 90, accepted: 90, rejected: 0 });
+  t.true(b.framesPerSecond > 0 && b.verifierFramesPerSecond > 0);
+  t.is(b.ratioToInProcess, Math.round((b.framesPerSecond / j.framesPerSecond) * 1000) / 1000);
+  for (const at of ['before', 'peak', 'after']) {
+    t.true(b.memory[at].heapUsed > 0 && b.memory[at].rss > 0, at);
+  }
+  t.true(b.memory.peak.heapUsed >= b.memory.before.heapUsed);
+  t.true(b.memory.samples >= 1);
+  const csv = readFileSync(join(out, 'verifier.csv'), 'utf8').trim().split('\n');
+  t.regex(csv[csv.length - 1], /^broker,1,90,/);
+  const svg = readFileSync(join(out, 'verifier.svg'), 'utf8');
+  t.regex(svg, /^<svg/);
+  t.regex(svg, /through the broker/);
+});

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { CryptoBenchReport } from './crypto.js';
+import type { VerifierBenchReport } from './verifier.js';
 
 /** A file-name-safe slug of the target label. */
 export const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
@@ -71,4 +72,44 @@ export async function writeCryptoOutputs(r: CryptoBenchReport, dir: string): Pro
   writeFileSync(files.csv, toCsv(rows, CRYPTO_COLUMNS));
   writeFileSync(files.svg, await renderSvg(cryptoSpec(r)));
   return files;
+}
+
+/** The verifier bench's bar chart: frames/s per pass (in-process, ceilings, through the broker) against the §8 budget. */
+export function verifierSpec(r: VerifierBenchReport): vl.TopLevelSpec {
+  const values: { pass: string; fps: number }[] = [
+    { pass: 'verifier, in-process', fps: r.framesPerSecond },
+    { pass: 'ceiling: node:crypto one-shot', fps: r.ceilingFramesPerSecond },
+    { pass: 'ceiling: verifier primitives', fps: r.keyedCeilingFramesPerSecond },
+  ];
+  if (r.broker) values.push({ pass: `through the broker (${r.broker.publishers} publishers)`, fps: r.broker.framesPerSecond });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: 'sealmq verifier throughput vs ceiling', subtitle: `median of ${r.runs} runs × ${r.frames} frames, one core; ratio ${r.ratio} of the one-shot ceiling` },
+    width: 420,
+    height: 160,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'bar' },
+        encoding: {
+          y: { field: 'pass', type: 'nominal', sort: null, title: null },
+          x: { field: 'fps', type: 'quantitative', title: 'frames per second' },
+          color: { field: 'pass', type: 'nominal', legend: null },
+        },
+      },
+      {
+        data: { values: [{ budget: r.budgetFramesPerSecond }] },
+        mark: { type: 'rule', color: 'black', strokeDash: [4, 3] },
+        encoding: { x: { field: 'budget', type: 'quantitative' } },
+      },
+    ],
+  } as vl.TopLevelSpec;
+}
+
+/** Writes <dir>/verifier.svg; returns its path. */
+export async function writeVerifierSvg(r: VerifierBenchReport, dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'verifier.svg');
+  writeFileSync(file, await renderSvg(verifierSpec(r)));
+  return file;
 }

@@ -14,6 +14,7 @@ import { utf8Encode } from '../../core/bytes.js';
 import { deriveKeys, FrameKeys, frameIv, HEADER_LEN, macInput, seal, TAG_LEN } from '../../core/frame.js';
 import type { ReceiveState } from '../../core/frame.js';
 import { Prng } from '../fuzz/prng.js';
+import type { BrokerBenchReport } from './verifier-broker.js';
 import { cachingNodePrimitives } from '../protocol/node-primitives.js';
 import { DeviceRecord, MemoryReplayStore, Verifier, verifierPrimitives } from '../verifier/verifier.js';
 
@@ -72,6 +73,8 @@ export interface VerifierBenchReport {
   method: string;
   platform: { node: string; cpu: string; cores: number; loadavgStart: number[]; loadavgEnd: number[] };
   detail: BenchRun[];
+  /** `--through-broker`: the same verifier in service, fed through the embedded broker (verifier-broker.ts). */
+  broker?: BrokerBenchReport & { ratioToInProcess: number };
 }
 
 /**
@@ -286,5 +289,6 @@ export function runVerifierBench(o: VerifierBenchOptions): VerifierBenchReport {
 export function benchCsv(r: VerifierBenchReport): string {
   const rows = ['kind,run,frames,seconds,cpu_seconds,frames_per_second,cpu_frames_per_second,opened'];
   for (const d of r.detail) rows.push([d.kind, d.run, d.frames, d.seconds, d.cpuSeconds, d.framesPerSecond, d.cpuFramesPerSecond, d.opened ?? ''].join(','));
+  if (r.broker) rows.push(['broker', 1, r.broker.frames, r.broker.seconds, '', r.broker.framesPerSecond, '', r.broker.accepted].join(','));
   return rows.join('\n') + '\n';
 }

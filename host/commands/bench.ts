@@ -5,6 +5,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { inputError } from '../errors.js';
 import { benchCsv, runVerifierBench, VerifierBenchReport } from '../bench/verifier.js';
+import { runBrokerBench } from '../bench/verifier-broker.js';
+import { writeVerifierSvg } from '../bench/output.js';
 import { grouped, intOption } from './int-option.js';
 import { table } from './passphrase.js';
 import { progress } from './progress.js';
@@ -36,6 +38,20 @@ function renderVerifier(r: VerifierBenchReport, files: string[]): string {
   ]));
   out.push(`budget (DESIGN.md §8): ≥ ${grouped(r.budgetFramesPerSecond)} frames/s — ${r.meetsBudget ? 'met' : 'NOT met'} on this run (median; fastest run ${grouped(r.best.framesPerSecond)})`);
   out.push(`every frame opened in every verifier pass: ${r.allOpened ? 'yes' : 'NO'}`);
+  const b = r.broker;
+  if (b) {
+    const mb = (x: number) => (x / 1048576).toFixed(1) + ' MB';
+    out.push('');
+    out.push(`through the broker: ${b.publishers} synthetic publishers × ${grouped(b.framesPerPublisher)} frames, embedded broker on loopback, the registry verifier in its own process`);
+    out.push(table(['FRAMES', 'ACCEPTED', 'REJECTED', 'SECONDS', 'FRAMES/S END TO END', '÷ IN-PROCESS', 'FRAMES/S AT THE VERIFIER'], [
+      [grouped(b.frames), grouped(b.accepted), b.rejected ? `${grouped(b.rejected)} ${JSON.stringify(b.byReason)}` : '0', b.seconds.toFixed(2),
+        grouped(b.framesPerSecond), b.ratioToInProcess.toFixed(3), grouped(b.verifierFramesPerSecond)],
+    ]));
+    out.push(table(['VERIFIER PROCESS', 'BEFORE', 'PEAK', 'AFTER'], [
+      ['heapUsed', mb(b.memory.before.heapUsed), mb(b.memory.peak.heapUsed), mb(b.memory.after.heapUsed)],
+      ['RSS', mb(b.memory.before.rss), mb(b.memory.peak.rss), mb(b.memory.after.rss)],
+    ]));
+  }
   out.push(`medians of ${r.runs} runs after a warm-up; per-run figures in ${files.join(' and ')}`);
   return out.join('\n') + '\n';
 }
@@ -46,18 +62,26 @@ function registerVerifier(bench: Command): void {
     .option('--frames <n>', 'frames per run', intOption('frames', 1, 2_000_000), 50_000)
     .option('--devices <n>', 'devices the frames are spread over', intOption('devices', 1, 100_000), 100)
     .option('--runs <n>', 'measured repetitions (the figures are their medians)', intOption('runs', 1, 1000), 9)
-    .option('--out <dir>', 'directory for verifier.json and verifier.csv', 'bench-out')
+    .option('--through-broker', 'then the same verifier in service: synthetic publishers → embedded broker → the registry verifier in its own process (frames/s end to end, its memory)')
+    .option('--publishers <n>', 'with --through-broker: synthetic publishing devices', intOption('publishers', 1, 900), 100)
+    .option('--publisher-frames <n>', 'with --through-broker: frames each publisher sends', intOption('publisher-frames', 1, 100_000), 50)
+    .option('--out <dir>', 'directory for verifier.json, verifier.csv and verifier.svg', 'bench-out')
     .option('--json', 'one JSON object on stdout instead of a table')
     .addHelpText('after', '\nFigures are medians of wall-clock frames/s on one thread. The CPU column is process CPU time (the GC\nthreads included): less exposed to other load on a shared machine, but not a one-core figure.\nMethod and figures: docs/VERIFIER-PERF.md.')
-    .action((o: { frames: number; devices: number; runs: number; out: string; json?: boolean }) => {
+    .action(async (o: { frames: number; devices: number; runs: number; out: string; json?: boolean; throughBroker?: boolean; publishers: number; publisherFrames: number }) => {
       const bar = progress(!o.json, 'bench verifier');
       let r: VerifierBenchReport;
       try {
         r = runVerifierBench({ frames: o.frames, devices: o.devices, runs: o.runs, onProgress: (label, done, total) => bar.update(label, done, total) });
+        if (o.throughBroker) {
+          const b = await runBrokerBench({ publishers: o.publishers, framesPerPublisher: o.publisherFrames, onProgress: (label, done, total) => bar.update(label, done, total) });
+          r.broker = { ...b, ratioToInProcess: Math.round((b.framesPerSecond / r.framesPerSecond) * 1000) / 1000 };
+        }
       } finally {
         bar.stop();
       }
       const files = writeBenchFiles(o.out, 'verifier', r, benchCsv(r));
+      files.push(await writeVerifierSvg(r, resolve(o.out)));
       process.stdout.write(o.json ? JSON.stringify(r) + '\n' : renderVerifier(r, files));
     });
 }

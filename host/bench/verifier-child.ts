@@ -1,0 +1,94 @@
+// The verifier process of `sealmq bench verifier --through-broker`: the registry verifier (host/verifier/run.ts)
+// attached to the broker, alone in its process so that its memory is its own. Everything it needs, the
+// registry passphrase and the operator password included, comes over the IPC channel (never argv or env).
+// It samples process.memoryUsage() every few ms and reports counts, timings and memory back.
+import { runVerifier } from '../verifier/run.js';
+import { openRegistry } from '../registry/registry.js';
+
+export interface ChildStart {
+  home: string;
+  passphrase: string;
+  brokerUrl: string;
+  user: string;
+  password: string;
+  /** Frames to expect: the child reports 'done' when it has seen this many. */
+  expected: number;
+  sampleMs: number;
+}
+
+export interface MemorySample { heapUsed: number; rss: number }
+
+export type ChildMessage =
+  | { type: 'ready'; memory: MemorySample }
+  | { type: 'done'; seen: number; accepted: number; rejected: number; byReason: Record<string, number>;
+    /** performance.timeOrigin + performance.now() (ms since the epoch) of the first and last frame. */
+    firstAt: number; lastAt: number; peak: MemorySample; samples: number }
+  | { type: 'after'; memory: MemorySample }
+  | { type: 'error'; message: string };
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const mem = (): MemorySample => {
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, rss: m.rss };
+};
+const send = (m: ChildMessage) => process.send!(m);
+const wallMs = () => performance.timeOrigin + performance.now();
+
+process.once('message', (start: ChildStart) => {
+  (async () => {
+    const reg = openRegistry({ home: start.home });
+    await reg.unlock(start.passphrase);
+    let seen = 0;
+    let firstAt = 0;
+    let lastAt = 0;
+    let finished = false;
+    const peak: MemorySample = { heapUsed: 0, rss: 0 };
+    let samples = 0;
+    const sample = () => {
+      const m = mem();
+      samples++;
+      if (m.heapUsed > peak.heapUsed) peak.heapUsed = m.heapUsed;
+      if (m.rss > peak.rss) peak.rss = m.rss;
+    };
+    let timer: NodeJS.Timeout | undefined;
+    let stats = { accepted: 0, rejected: 0, byReason: {} as Record<string, number> };
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      sample();
+      clearInterval(timer);
+      send({ type: 'done', seen, accepted: stats.accepted, rejected: stats.rejected, byReason: stats.byReason, firstAt, lastAt, peak, samples });
+    };
+    const running = await runVerifier({
+      registry: reg, brokerUrl: start.brokerUrl, username: start.user, password: start.password,
+      onResult: () => {
+        const now = wallMs();
+        if (seen === 0) firstAt = now;
+        lastAt = now;
+        seen++;
+        if (seen === start.expected) finish();
+      },
+    });
+    stats = running.stats;
+    gc?.();
+    const before = mem();
+    peak.heapUsed = before.heapUsed;
+    peak.rss = before.rss;
+    timer = setInterval(sample, start.sampleMs);
+    process.on('message', (m: { type: string }) => {
+      if (m.type === 'finish') finish();
+      if (m.type === 'close') {
+        void running.close().then(() => {
+          gc?.();
+          send({ type: 'after', memory: mem() });
+          reg.close();
+          process.disconnect();
+        });
+      }
+    });
+    send({ type: 'ready', memory: before });
+  })().catch((e: Error) => {
+    send({ type: 'error', message: e.message });
+    process.disconnect();
+  });
+});
