@@ -3,7 +3,7 @@
  * call prints exactly ONE line "SMQ " + JSON, so a host can find the answer among log lines.
  */
 import { toHex } from '../core/bytes.js';
-import { devChallenge, devProvision, devStatus, devTotp } from './device.js';
+import { devChallenge, devProvision, devStatus, devTotp, PLAIN } from './device.js';
 import { linkUp, publishUp, sent } from './net-link.js';
 
 /** Prints the one answer line. */
@@ -37,7 +37,7 @@ export const installApi = (start: () => void, stop: () => void) => {
     },
     totp: () => {
       const t = devTotp();
-      t ? answer({ totp: t }) : result('not provisioned');
+      t ? answer({ totp: t }) : result(__PLAIN__ ? PLAIN : 'not provisioned');
     },
     start: () => {
       start();

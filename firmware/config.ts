@@ -5,6 +5,9 @@
  */
 import { DEFAULT_PREFIX } from '../core/ids.js';
 
+// Build flag (espruino.d.ts); declared here too for the Node compile of this file (tests set it as a global).
+declare const __PLAIN__: boolean;
+
 export const CFG = 'smq.cfg';
 
 export interface Config {
@@ -48,7 +51,7 @@ export const checkConfig = (o: any, kDefault: number): Config | string => {
     id: o.id, root: o.root, otp: o.otp, broker: { host: b.host, port: b.port }, prefix: d(o.prefix, DEFAULT_PREFIX),
     interval: d(o.interval, 10), k: d(o.k, kDefault), epoch: d(o.epoch, 0),
   };
-  const bad = !c ? 'config' : !str(c.id, /^[a-z0-9][a-z0-9-]*$/, 32) ? 'id' : !hexOf(c.root, 32) ? 'root' : !hexOf(c.otp, 20) ? 'otp' :
+  const bad = !c ? 'config' : !str(c.id, /^[a-z0-9][a-z0-9-]*$/, 32) ? 'id' : !(__PLAIN__ || hexOf(c.root, 32)) ? 'root' : !(__PLAIN__ || hexOf(c.otp, 20)) ? 'otp' :
     !str(b.host, /^[\w.:-]+$/, 253) ? 'broker.host' : !intIn(b.port, 1, 65535) ? 'broker.port' :
     !(str(c.prefix, /^[\w-]+$/, 64) || str(c.prefix, /^[\w-][\w\/-]*[\w-]$/, 64) && c.prefix.indexOf('//') < 0) ? 'prefix' : !numIn(c.interval, 0.05, 86400) ? 'interval' :
     !intIn(c.k, 1, 65536) ? 'k' : !intIn(c.epoch, 0, 255) ? 'epoch' :

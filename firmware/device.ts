@@ -14,6 +14,10 @@ import { CorePrimitives } from '../core/primitives.js';
 import { sha1 } from './crypto-js.js';
 import { runCommand } from './commands.js';
 
+// Build flags (espruino.d.ts); declared here too for the Node compile of this file (tests set them as globals).
+declare const __PLAIN__: boolean;
+declare const __TS__: number;
+
 /** The downlink replay window record {e: epoch, t: top, h: hi bits, l: lo bits} (files smq.dw0, smq.dw1). */
 export const DW = 'smq.dw';
 /** The interval set by the "interval" command (seconds, JSON); without it smq.cfg's applies. */
@@ -80,7 +84,7 @@ const keysFor = (e: number) => {
 /** The sender's clock for "t": unix seconds to the millisecond (latency is measured from it), or null while unset (before 2001). */
 export const stamp = () => {
   const t = pf.now();
-  return t > 1e9 ? Math.round(t * 1000) / 1000 : null;
+  return t > 1e9 ? Math.round(t * __TS__) / __TS__ : null;
 };
 
 /** Persists the downlink window (RFC 4303 §3.4.3 state) before any command acts on it. */
@@ -104,6 +108,7 @@ export const devLoad = (p: Platform) => {
   cfg = c;
   const iv = read(IVF, '0');
   every = numIn(iv, 0.05, 86400) ? iv : c.interval;
+  if (__PLAIN__) return setState(PLAIN);
   ctr = ctrLoad(st);
   const w = slotLoad(st, DW, bySeq);
   if (w) {
@@ -164,6 +169,7 @@ const target = { status: devStatus, interval: setEvery, rotate: rotate };
  * authentic one that is not a command: not JSON, or "c" not an ASCII command name) are counted, never answered.
  */
 export const onDown = (f: Uint8Array) => {
+  if (__PLAIN__) return plainDown(f);
   const r = cfg && down ? receive(pf.suite, keysFor, cfg.id, 'down', 'down', down, f) : null;
   let m: any = null;
   if (r && r.ok && r.state && saveDown(r.state)) {
@@ -188,6 +194,7 @@ export const onDown = (f: Uint8Array) => {
 export const devProvision = (o: any) => {
   const c = checkConfig(o, pf.k);
   if (typeof c === 'string') return c;
+  if (__PLAIN__) return put(st, CFG, JSON.stringify(c)) ? (devLoad(pf), '') : 'storage';
   const old = read(CFG, 'null');
   const x = ctrLoad(st);
   const w = slotLoad(st, DW, bySeq);
@@ -208,8 +215,31 @@ export const devProvision = (o: any) => {
 };
 
 /** The current TOTP login code (RFC 6238: HMAC-SHA-1, 30 s, 8 digits; DESIGN.md §3). */
-export const devTotp = () => (cfg ? totp(sha1, 64, fromHex(cfg.otp), pf.now(), DEVICE_TOTP_STEP, DEVICE_TOTP_DIGITS) : '');
+export const devTotp = () => (cfg && !__PLAIN__ ? totp(sha1, 64, fromHex(cfg.otp), pf.now(), DEVICE_TOTP_STEP, DEVICE_TOTP_DIGITS) : '');
 
 /** Seals {"t","c":"challenge","a":{"n"}} with a real counter: proof to the host that the board holds the keys. */
 export const devChallenge = (n: any) =>
   str(n, /^[0-9a-f]+$/, 128) && !(n.length & 1) ? sealUp({ t: stamp(), c: 'challenge', a: { n: n } }) : 'bad nonce';
+
+// Research plain build only (tree-shaken from every other build; at the end so no var chain is split).
+/** The research plain build's state: shown in every status and logged at boot. */
+export const PLAIN = 'RESEARCH PLAIN / NOT SECURE';
+
+/** Research plain build: a message in clear, marked "plain":true (docs/PROTOCOL.md, research plain mode). */
+export const plainUp = (m: any) => {
+  m.plain = true;
+  return ascii(JSON.stringify(m));
+};
+
+/** Research plain build: a command in clear ({"c","a"}), answered in clear; no counter, window or keys. */
+const plainDown = (f: Uint8Array) => {
+  let m: any = null;
+  try {
+    m = JSON.parse(binary(f));
+  } catch (e) {}
+  if (!m || !str(m.c, /^[a-z0-9-]+$/, 32) || m.c === 'rotate') {
+    rejected++;
+    return null;
+  }
+  return plainUp(runCommand(m.c, m.a, target, { t: stamp(), r: m.c, ok: false }));
+};

@@ -8,6 +8,14 @@
 declare const __BOARD__: BoardInfo;
 /** sealmq's version (package.json), injected by the bundler. */
 declare const __VERSION__: string;
+/**
+ * true only in the research plain build (dist/firmware-plain.js, docs/PROTOCOL.md "Research plain mode"):
+ * readings and commands in clear, anonymous MQTT login. false in every other build, where esbuild drops
+ * each plain branch, so the sealed bundle carries none of it.
+ */
+declare const __PLAIN__: boolean;
+/** Ticks per second of the readings' "t" (1000: milliseconds; the latency bench builds with 1e6). */
+declare const __TS__: number;
 
 interface BoardSensor {
   /** Reading name in the uplink's "d" object. */

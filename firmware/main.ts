@@ -4,7 +4,7 @@
  * and publishes each reading sealed on <prefix>/<id>/up, opens commands from <prefix>/<id>/down, and
  * offers the console API (api.ts).
  */
-import { devConfig, devInterval, devLoad, onDown, sealUp, stamp } from './device.js';
+import { devConfig, devInterval, devLoad, onDown, plainUp, sealUp, stamp } from './device.js';
 import { jsSuite } from './crypto-js.js';
 import { NativeCrypto, nativeSuite } from './crypto-native.js';
 import { linkStart, linkStop, linkUp, publishUp } from './net-link.js';
@@ -24,7 +24,7 @@ let every = 0;
 
 /** Every interval: sample, seal, publish, only with a session (an unsent reading must not burn a counter). */
 const report = () => {
-  const f = linkUp() ? sealUp({ t: stamp(), d: sample(__BOARD__.sensors) }) : '';
+  const f = linkUp() ? (__PLAIN__ ? plainUp({ t: stamp(), d: sample(__BOARD__.sensors) }) : sealUp({ t: stamp(), d: sample(__BOARD__.sensors) })) : '';
   if (typeof f !== 'string') publishUp(f);
 };
 
@@ -59,7 +59,7 @@ const start = () => {
   schedule();
 };
 
-print('sealmq ' + __VERSION__ + ' on ' + __BOARD__.name + '\ncrypto: ' + crypto);
+print((__PLAIN__ ? 'sealmq RESEARCH PLAIN / NOT SECURE ' : 'sealmq ') + __VERSION__ + ' on ' + __BOARD__.name + '\ncrypto: ' + crypto);
 installApi(start, stop);
 devLoad({
   store: S,

@@ -96,3 +96,6 @@ export const readPublish = (k: Packet): { topic: string; payload: string } | nul
 
 /** A CONNACK's return code (§3.2.2.3: 0 accepted, 1..5 refused), or -1 if malformed. */
 export const connackCode = (k: Packet) => (k.b.length === 2 ? k.b.charCodeAt(1) : -1);
+
+/** Research plain build only: CONNECT with neither user name nor password (flags 0x02: clean session). */
+export const connectAnon = (id: string, keepAlive: number) => frame(0x10, str('MQTT') + C(4, 2) + u16(keepAlive) + str(id));

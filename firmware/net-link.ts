@@ -5,7 +5,7 @@
  * exponential back-off (Math.random is fine for jitter, never for secrets). On "wifi" boards the Wifi
  * association comes first, then SNTP sets the clock the TOTP needs.
  */
-import { connackCode, connect, Packet, PINGREQ, publish, readPublish, split, subscribe } from './mqtt.js';
+import { connackCode, connect, connectAnon, Packet, PINGREQ, publish, readPublish, split, subscribe } from './mqtt.js';
 import { espruinoRequire } from './modules.js';
 import { Config } from './config.js';
 import { binary, devTotp } from './device.js';
@@ -99,7 +99,7 @@ function dial(): void {
   let s: NetSocket;
   try {
     s = espruinoRequire('net').connect({ host: c.broker.host, port: c.broker.port }, () => {
-      if (g === gen) s.write(connect(c.id, c.id, devTotp(), KEEPALIVE));
+      if (g === gen) s.write(__PLAIN__ ? connectAnon(c.id, KEEPALIVE) : connect(c.id, c.id, devTotp(), KEEPALIVE));
     });
   } catch (e) {
     return drop('' + e);

@@ -1,6 +1,7 @@
 // The board's protocol state (firmware/device.ts) in Node, over node:crypto and a fake Storage: readings
 // sealed so the host's core opens them, commands opened with the replay window persisted before they act,
 // rotation, and provisioning that never lets a counter be reused. device.ts keeps module state, so serial.
+import './firmware-globals.js';
 import test from 'ava';
 import { fromHex, utf8Decode, utf8Encode } from '../core/bytes.js';
 import { deriveKeys, initialReceiveState, open, receive, ReceiveState, seal } from '../core/frame.js';

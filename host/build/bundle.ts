@@ -42,7 +42,19 @@ export interface BuildOptions {
   budget?: number;
   /** false: check and measure only. Default true. */
   write?: boolean;
+  /**
+   * The research plain build (docs/PROTOCOL.md, "Research plain mode"): no sealing, anonymous MQTT login,
+   * written as firmware-plain.js (never firmware.js), its version suffixed "+research-plain". No self-test.
+   */
+  plain?: boolean;
+  /** Ticks per second of readings' "t" (default 1000; the latency bench uses 1e6 for sub-millisecond stamps). */
+  stampScale?: number;
 }
+
+/** The research plain artefact's file name, next to firmware.js. */
+export const PLAIN_FIRMWARE = 'firmware-plain.js';
+/** Appended to the version a plain build announces (SEALMQ.version, banner). */
+export const PLAIN_VERSION_SUFFIX = '+research-plain';
 
 export interface Artifact {
   /** Where it was (or would be) written. */
@@ -124,7 +136,8 @@ async function bundleOne(entry: string, outName: string, defines: Record<string,
       sourcemap: 'external',
       write: false,
       logLevel: 'silent',
-      define: defines,
+      // Every bundle of firmware sources gets the production values unless the caller says otherwise.
+      define: { __PLAIN__: 'false', __TS__: '1000', ...defines },
       external: ESPRUINO_MODULES,
       tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
       mangleProps: new RegExp(`^(${INTERNAL_PROPS.join('|')})$`),
@@ -172,20 +185,24 @@ export async function buildFirmware(opts: BuildOptions = {}): Promise<BuildResul
   const isDefault = !opts.entry;
   const outDir = opts.outDir ? resolve(opts.outDir) : join(root, 'dist');
   const budget = opts.budget ?? FIRMWARE_BUDGET;
+  const plain = !!opts.plain;
+  const outName = plain ? PLAIN_FIRMWARE : 'firmware.js';
   const defines: Record<string, string> = {
     __BOARD__: JSON.stringify(firmwareBoardInfo(board)),
-    __VERSION__: JSON.stringify(version()),
+    __VERSION__: JSON.stringify(version() + (plain ? PLAIN_VERSION_SUFFIX : '')),
+    __PLAIN__: String(plain),
+    __TS__: String(opts.stampScale ?? 1000),
   };
 
-  const fw = await bundleOne(entry, 'firmware.js', defines);
+  const fw = await bundleOne(entry, outName, defines);
   let st: { code: string; violations: LocatedViolation[] } | undefined;
-  if (opts.selftest ?? isDefault) {
+  if (!plain && (opts.selftest ?? isDefault)) {
     st = await bundleOne(join(root, 'firmware', 'selftest.ts'), 'selftest.js', { ...defines, __VECTORS__: JSON.stringify(selftestVectors()) });
   }
   const violations = [...fw.violations, ...(st ? st.violations : [])];
   if (violations.length) throw new BuildRefusedError(violations);
 
-  const firmware: Artifact = { file: join(outDir, 'firmware.js'), bytes: Buffer.byteLength(fw.code), budget, code: fw.code };
+  const firmware: Artifact = { file: join(outDir, outName), bytes: Buffer.byteLength(fw.code), budget, code: fw.code };
   const selftest: Artifact | undefined = st && { file: join(outDir, 'selftest.js'), bytes: Buffer.byteLength(st.code), budget: SELFTEST_BUDGET, code: st.code };
   for (const a of [firmware, selftest]) {
     if (a && a.bytes > a.budget) {

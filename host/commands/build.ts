@@ -2,7 +2,7 @@
 // anything Espruino lacks, print the sizes against their budgets (host/build/bundle.ts does the work).
 import { Command } from 'commander';
 import { relative } from 'node:path';
-import { buildFirmware, DEFAULT_BOARD } from '../build/bundle.js';
+import { buildFirmware, DEFAULT_BOARD, PLAIN_FIRMWARE } from '../build/bundle.js';
 import { listBoards } from '../build/boards.js';
 
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output directory', 'dist')
     .option('--entry <file>', 'firmware entry point (for experiments; skips the self-test)')
     .option('--no-selftest', 'do not build dist/selftest.js')
+    .option('--research-plain', `also build ${PLAIN_FIRMWARE}: the research plain firmware (NO sealing, anonymous MQTT; NOT SECURE, for comparisons only, docs/PROTOCOL.md)`)
     .action(async (o) => {
       const r = await buildFirmware({ board: o.board, outDir: o.out, entry: o.entry, selftest: o.entry ? false : o.selftest });
       const show = (a: { file: string; bytes: number; budget: number }) =>
@@ -22,5 +23,9 @@ export function register(program: Command): void {
       process.stdout.write(`board ${r.board.name} (${r.board.board}, network ${r.board.network}, native crypto ${r.board.crypto.native ? 'expected' : 'not expected'})\n`);
       process.stdout.write(show(r.firmware) + '\n');
       if (r.selftest) process.stdout.write(show(r.selftest) + '\n');
+      if (o.researchPlain) {
+        const p = await buildFirmware({ board: o.board, outDir: o.out, entry: o.entry, plain: true });
+        process.stdout.write(show(p.firmware) + '  RESEARCH PLAIN / NOT SECURE: no sealing, anonymous MQTT\n');
+      }
     });
 }

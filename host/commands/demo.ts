@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { EXIT, usageError } from '../errors.js';
 import { runDemo, DemoEvent } from '../demo/demo.js';
+import { PLAIN_LABEL, requireResearchInsecure } from '../verifier/plain.js';
 
 function positive(name: string, max: number) {
   return (v: string): number => {
@@ -19,6 +20,7 @@ function show(e: DemoEvent): string {
     case 'frame': {
       const r = e.result;
       if (!r.ok) return `  REJECTED ${r.device ?? '?'}: ${r.reason}\n`;
+      if ('plain' in r) return `  PLAIN (not verified: ${PLAIN_LABEL}) ${r.device} ${r.latencyMs === null ? '' : r.latencyMs.toFixed(1) + ' ms '}${JSON.stringify(r.message.d ?? r.message)}\n`;
       const body = r.kind === 'reading' ? JSON.stringify(r.message.d) : JSON.stringify(r.message);
       return `  verified ${r.device} #${r.counter} ${r.latencyMs === null ? '' : r.latencyMs.toFixed(1) + ' ms '}${body}\n`;
     }
@@ -33,15 +35,30 @@ export function register(program: Command): void {
     .option('--interval <s>', 'seconds between readings on each board', positive('interval', 3600), 1)
     .option('--board <name>', 'board profile of the emulated boards', 'emulated')
     .option('--keep', 'keep the throw-away SEALMQ_HOME (registry, flash files) and print where it is')
+    .option('--pipeline <mode>', `sealed, or plain: the RESEARCH PLAIN pipeline (${PLAIN_LABEL}: no sealing, anonymous broker; needs --research-insecure)`, 'sealed')
+    .option('--research-insecure', 'allow the research plain pipeline (for comparisons on a test bench only)')
     .option('--json', 'progress on stderr; the last stdout line is one JSON summary')
     .addHelpText('after', '\nExit code: 0 if every frame seen verified, none was rejected and the command round trip succeeded; 1 otherwise.')
     .action(async (o) => {
       const out = (s: string) => (o.json ? process.stderr : process.stdout).write(s);
+      if (o.pipeline !== 'sealed' && o.pipeline !== 'plain') throw usageError(`--pipeline: sealed or plain, got ${JSON.stringify(o.pipeline)}`);
+      const plain = o.pipeline === 'plain';
+      if (plain) requireResearchInsecure(!!o.researchInsecure, 'sealmq demo --pipeline plain');
+      if (plain) out(`*** ${PLAIN_LABEL}: readings and commands in clear, anonymous broker, nothing is verified ***\n`);
       const s = await runDemo({
         boards: Math.floor(o.boards), seconds: o.seconds, interval: o.interval, board: o.board, keep: !!o.keep,
+        plain, researchInsecure: !!o.researchInsecure,
         onEvent: (e) => out(show(e)),
       });
-      const good = s.rejected === 0 && s.verified > 0 && s.verified === s.sealed && s.commandRoundTrip;
+      const good = plain
+        ? s.rejected === 0 && s.verified > 0 && s.verified === s.sentInClear && s.commandRoundTrip
+        : s.rejected === 0 && s.verified > 0 && s.verified === s.sealed && s.commandRoundTrip;
+      if (plain && !o.json) {
+        process.stdout.write(`\n${good ? 'OK' : 'NOT OK'} (${PLAIN_LABEL}): ${s.boards} boards sent ${s.sentInClear} readings in clear; ${s.verified} read, ${s.rejected} rejected; ` +
+          `command round trip ${s.commandRoundTrip ? 'ok' : 'FAILED'}; latency p50 ${s.latencyMs.p50 ?? '-'} ms, p95 ${s.latencyMs.p95 ?? '-'} ms\n`);
+        process.exitCode = good ? EXIT.OK : EXIT.REJECTED;
+        return;
+      }
       if (o.json) process.stdout.write(JSON.stringify(s) + '\n');
       else {
         process.stdout.write(`\n${good ? 'OK' : 'NOT OK'}: ${s.boards} boards sealed ${s.sealed} frames; ${s.verified} verified, ${s.rejected} rejected; ` +

@@ -1,0 +1,433 @@
+// A whole pipeline on this machine, as a library (docs/ARCHITECTURE.md, /work/notes/pipeline-api.md): a
+// broker, N emulated boards (each its own process, reached only through its console, flashed and set up
+// exactly as a real board would be), a verifier with an event stream, commands down to the boards, stop().
+// mode 'sealed' is the product (what `sealmq demo` runs); mode 'plain' is the RESEARCH PLAIN pipeline of
+// issue 5 item 1 — same firmware sources built without sealing (dist/firmware-plain.js), an anonymous
+// broker without ACL, the plain verifier — refused unless researchInsecure: true, labelled everywhere.
+import mqtt from 'mqtt';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_PREFIX } from '../../core/ids.js';
+import { packageVersion } from '../board/firmware-bundle.js';
+import { flashBoard } from '../board/flash.js';
+import { parseBrokerUrl, provisionBoard } from '../board/provision.js';
+import { sendCommand } from '../board/send.js';
+import { smqCall } from '../board/smq.js';
+import { startBroker, RunningBroker, BrokerEvent } from '../broker/broker.js';
+import { startInsecureBroker, RunningInsecureBroker } from '../broker/insecure.js';
+import { buildFirmware, PLAIN_VERSION_SUFFIX } from '../build/bundle.js';
+import { spawnEmulator, EmulatorProcess } from '../emulator/process.js';
+import { SealmqError, usageError } from '../errors.js';
+import { connectRepl } from '../link/repl.js';
+import { openLink } from '../link/open-link.js';
+import { openRegistry, Registry } from '../registry/registry.js';
+import { registryVerifier, VerifierStats } from '../verifier/run.js';
+import type { VerifyResult } from '../verifier/verifier.js';
+import { PLAIN_LABEL, PlainResult, PlainVerifier, requireResearchInsecure } from '../verifier/plain.js';
+import { startInsecureMosquitto, RunningMosquitto } from './mosquitto.js';
+
+export type PipelineMode = 'plain' | 'sealed';
+export type PipelineBrokerKind = 'embedded' | 'mosquitto';
+
+/** Host wall clock in milliseconds with sub-millisecond resolution (what the emulated boards' getTime() follows). */
+export const hiresNow = (): number => performance.timeOrigin + performance.now();
+
+export interface PipelineOptions {
+  mode: PipelineMode;
+  /** Required (true) for mode 'plain' and for broker 'mosquitto' (anonymous, no ACL): refused otherwise (exit 2). */
+  researchInsecure?: boolean;
+  /** Default 'embedded'. */
+  broker?: PipelineBrokerKind;
+  /** Number of emulated boards (default 1). */
+  boards?: number;
+  /** Seconds between readings on each board (default 1). */
+  interval?: number;
+  /** Emulated board profile (default 'emulated'). */
+  board?: string;
+  /** Device ids are `${names}-01`, … (default 'node'; use different ones for two pipelines side by side). */
+  names?: string;
+  prefix?: string;
+  /** Ticks per second of the readings' "t" (default 1000 as in production; the latency bench uses 1e6). */
+  stampScale?: number;
+  /** Throw-away SEALMQ_HOME (registry, flash files, firmware); default a new temp folder, removed by stop(). */
+  home?: string;
+  /** Keep the home folder at stop(). */
+  keep?: boolean;
+  /** Verifier clock (ms since the epoch); default hiresNow. */
+  now?: () => number;
+  onEvent?: (e: PipelineEvent) => void;
+}
+
+/** Timing of one verified (or rejected) message, in host milliseconds (hiresNow). */
+export interface FrameTiming {
+  /** When the verifier's MQTT client handed the message over. */
+  receivedAt: number;
+  /** When the verifier's result was ready (for a sealed reading: after its replay window was made durable). */
+  doneAt: number;
+  /** Of doneAt - receivedAt, the time spent in the registry's durable writes (fsync; sealed only, else 0). */
+  durableMs: number;
+}
+
+export type PipelineResult = VerifyResult | PlainResult;
+
+export type PipelineEvent =
+  | { type: 'phase'; text: string }
+  | { type: 'board'; name: string; text: string }
+  | { type: 'broker'; text: string }
+  | { type: 'frame'; mode: PipelineMode; result: PipelineResult; timing: FrameTiming };
+
+export interface PipelineBoard {
+  name: string;
+  deviceId: string;
+  /** tcp://127.0.0.1:PORT: the board's console (open with openLink + connectRepl; one client at a time). */
+  console: string;
+  flashFile: string;
+  emulator: EmulatorProcess;
+}
+
+export interface Credentials { username: string; password: string }
+
+export interface CommandReply {
+  device: string;
+  command: string;
+  reply: Record<string, unknown>;
+  roundTripMs: number;
+}
+
+export interface ClockSync { board: string; offsetMs: number; rttMs: number }
+
+export interface Pipeline {
+  mode: PipelineMode;
+  /** 'sealed' or 'RESEARCH PLAIN / NOT SECURE'. */
+  label: string;
+  brokerKind: PipelineBrokerKind;
+  brokerUrl: string;
+  /** Whether the broker authenticates and enforces the ACL (false: research insecure). */
+  brokerSecure: boolean;
+  prefix: string;
+  home: string;
+  firmware: { version: string; bytes: number; file: string };
+  boards: PipelineBoard[];
+  /** Sealed only: the unlocked throw-away registry and two operators on the broker. */
+  registry?: Registry;
+  viewer?: Credentials;
+  admin?: Credentials;
+  /** 'frame' events (PipelineEvent of type 'frame'), as onEvent gets them. */
+  events: EventEmitter;
+  /** The verifier's counts so far. */
+  stats(): VerifierStats;
+  /** Closes the verifier's connection and opens a new one (its replay state persists in the registry). */
+  restartVerifier(): Promise<void>;
+  /** Sends a command to a board and waits for its reply (sealed: through the registry's keys; plain: in clear). */
+  command(deviceId: string, command: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<CommandReply>;
+  /** Aligns each board's clock with the host's (NTP-style over its console, best of `rounds`); returns what was corrected. */
+  syncClocks(rounds?: number): Promise<ClockSync[]>;
+  /** Stops the boards' reporting (SEALMQ.stop) and returns how many messages each had handed to the broker. */
+  stopReporting(): Promise<{ board: string; sent: number }[]>;
+  /** Stops everything it started (verifier, boards, broker, registry) and removes the home unless keep. */
+  stop(): Promise<void>;
+}
+
+interface VerifierHandle {
+  stats: VerifierStats;
+  close(): Promise<void>;
+}
+
+export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
+  const mode = o.mode;
+  if (mode !== 'plain' && mode !== 'sealed') throw usageError(`pipeline mode must be 'plain' or 'sealed', got ${JSON.stringify(mode)}`);
+  const brokerKind = o.broker ?? 'embedded';
+  if (brokerKind !== 'embedded' && brokerKind !== 'mosquitto') throw usageError(`broker must be 'embedded' or 'mosquitto', got ${JSON.stringify(brokerKind)}`);
+  if (mode === 'plain') requireResearchInsecure(o.researchInsecure, 'the plain pipeline');
+  if (brokerKind === 'mosquitto') requireResearchInsecure(o.researchInsecure, 'a pipeline on Mosquitto (it cannot check the boards\' TOTP logins, so it runs anonymous)');
+  const n = o.boards ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw usageError(`boards: 1..64, got ${n}`);
+  const label = mode === 'plain' ? PLAIN_LABEL : 'sealed';
+  const prefix = o.prefix ?? DEFAULT_PREFIX;
+  const interval = o.interval ?? 1;
+  const now = o.now ?? hiresNow;
+  const emit = (e: PipelineEvent) => {
+    try {
+      o.onEvent?.(e);
+    } catch { /* a listener's bug must not stop the pipeline */ }
+    if (e.type === 'frame') events.emit('frame', e);
+  };
+  const say = (text: string) => emit({ type: 'phase', text: mode === 'plain' ? `[${PLAIN_LABEL}] ${text}` : text });
+  const events = new EventEmitter();
+  const home = o.home ?? mkdtempSync(join(tmpdir(), `sealmq-${mode}-`));
+  const ownsHome = !o.home;
+  const boards: PipelineBoard[] = [];
+  let registry: Registry | undefined;
+  let broker: RunningBroker | RunningInsecureBroker | RunningMosquitto | undefined;
+  let verifier: VerifierHandle | undefined;
+  let viewer: Credentials | undefined;
+  let admin: Credentials | undefined;
+  const cleanup = async () => {
+    await verifier?.close().catch(() => {});
+    await Promise.all(boards.map((b) => b.emulator.stop().catch(() => {})));
+    await broker?.close().catch(() => {});
+    registry?.close();
+    if (ownsHome && !o.keep) rmSync(home, { recursive: true, force: true });
+  };
+  try {
+    if (mode === 'sealed') {
+      const passphrase = randomBytes(24).toString('base64');
+      viewer = { username: `${o.names ?? 'demo'}-viewer`, password: randomBytes(18).toString('base64') };
+      admin = { username: `${o.names ?? 'demo'}-admin`, password: randomBytes(18).toString('base64') };
+      say(`registry in ${home} (throw-away, random passphrase)`);
+      registry = openRegistry({ home });
+      await registry.unlock(passphrase);
+      await registry.addOperator({ name: viewer.username, role: 'viewer', password: viewer.password, actor: 'demo' });
+      await registry.addOperator({ name: admin.username, role: 'admin', password: admin.password, actor: 'demo' });
+    }
+
+    say(mode === 'plain' ? 'building the research plain firmware (no sealing, anonymous MQTT)' : 'building the firmware bundle');
+    const built = await buildFirmware({ board: o.board ?? 'emulated', outDir: join(home, 'dist'), selftest: false, plain: mode === 'plain', stampScale: o.stampScale });
+    const version = packageVersion() + (mode === 'plain' ? PLAIN_VERSION_SUFFIX : '');
+    const bundle = new Uint8Array(Buffer.from(built.firmware.code, 'utf8'));
+    const firmware = { version, bytes: bundle.length, file: built.firmware.file };
+    say(`firmware ${version}: ${bundle.length} bytes`);
+
+    if (brokerKind === 'mosquitto') {
+      broker = await startInsecureMosquitto({ dir: join(home, 'mosquitto'), researchInsecure: true, onLog: (l) => emit({ type: 'broker', text: l }) });
+      say(`Mosquitto on ${broker.url} (RESEARCH INSECURE: anonymous, no ACL${mode === 'sealed' ? '; frames still sealed end to end' : ''})`);
+    } else if (mode === 'plain') {
+      broker = await startInsecureBroker({ researchInsecure: true, listen: 'mqtt://127.0.0.1:0', onEvent: (e) => e.type !== 'login' && emit({ type: 'broker', text: e.text }) });
+      say(`embedded broker on ${broker.url} (RESEARCH INSECURE: anonymous, no ACL)`);
+    } else {
+      broker = await startBroker({ registry: registry!, listen: 'mqtt://127.0.0.1:0', prefix, onEvent: (e: BrokerEvent) => {
+        if (e.type === 'login-refused' || e.type === 'publish-denied' || e.type === 'subscribe-denied' || e.type === 'error') {
+          emit({ type: 'broker', text: `${e.type}${e.reason ? ': ' + e.reason : ''}${e.user ? ' user ' + e.user : ''}` });
+        }
+      } });
+      say(`embedded broker on ${broker.url}`);
+    }
+    const brokerUrl = broker.url;
+
+    // The verifier first, so no reading is missed while the boards come up.
+    const startVerifier = async (): Promise<VerifierHandle> => mode === 'plain'
+      ? plainVerifierOn(brokerUrl, prefix, now, emit)
+      : sealedVerifierOn(registry!, brokerUrl, prefix, viewer!, now, emit);
+    verifier = await startVerifier();
+    say(mode === 'plain' ? 'plain verifier subscribed (reads in clear, proves nothing)' : 'verifier subscribed');
+
+    say(`starting ${n} emulated boards`);
+    const base = o.names ?? 'node';
+    const names = Array.from({ length: n }, (_, i) => `${base}-${String(i + 1).padStart(2, '0')}`);
+    for (const name of names) {
+      const flashFile = join(home, `${name}.flash`);
+      const emulator = await spawnEmulator({ name, flashFile, board: o.board ?? 'emulated' });
+      boards.push({ name, deviceId: name, console: emulator.console, flashFile, emulator });
+    }
+    await Promise.all(boards.map(async (b) => {
+      const f = await flashBoard({ port: b.console, bundle, version });
+      emit({ type: 'board', name: b.name, text: `flashed ${f.bytes} bytes in ${f.seconds.toFixed(1)} s (sha256 checked on the board)` });
+      if (mode === 'plain') {
+        const s = await plainSetup(b.console, b.deviceId, brokerUrl, prefix, interval);
+        emit({ type: 'board', name: b.name, text: `set up in clear (${PLAIN_LABEL}): ${s.state}` });
+      } else {
+        const p = await provisionBoard({ port: b.console, deviceId: b.deviceId, broker: brokerUrl, interval, prefix, registry: registry!, actor: 'demo' });
+        emit({ type: 'board', name: b.name, text: `provisioned: epoch ${p.epoch}, crypto ${p.crypto}, ${p.seconds.toFixed(1)} s` });
+      }
+    }));
+
+    const handle: Pipeline = {
+      mode, label, brokerKind, brokerUrl, brokerSecure: mode === 'sealed' && brokerKind === 'embedded', prefix, home, firmware, boards,
+      registry, viewer, admin, events,
+      stats: () => verifier!.stats,
+      async restartVerifier() {
+        const old = verifier!;
+        await old.close();
+        verifier = await startVerifier();
+        // Counts continue across restarts.
+        verifier.stats.accepted += old.stats.accepted;
+        verifier.stats.rejected += old.stats.rejected;
+        for (const [k, v] of Object.entries(old.stats.byReason)) verifier.stats.byReason[k] = (verifier.stats.byReason[k] ?? 0) + v;
+      },
+      async command(deviceId, command, args, timeoutMs = 10000) {
+        if (mode === 'sealed') {
+          const r = await sendCommand({
+            registry: registry!, brokerUrl, username: admin!.username, password: admin!.password, deviceId, command, args, prefix, actor: 'demo', timeoutMs,
+          });
+          return { device: deviceId, command, reply: r.reply, roundTripMs: r.roundTripMs };
+        }
+        return plainCommand(brokerUrl, prefix, deviceId, command, args, timeoutMs);
+      },
+      syncClocks: (rounds = 15) => Promise.all(boards.map((b) => syncClock(b, rounds))),
+      async stopReporting() {
+        const out: { board: string; sent: number }[] = [];
+        for (const b of boards) {
+          const link = await openLink(b.console);
+          const repl = await connectRepl(link);
+          try {
+            const s = await smqCall<{ sent?: number; counter?: number }>(repl, 'SEALMQ.stop(true);SEALMQ.status()');
+            out.push({ board: b.name, sent: s.sent ?? s.counter ?? 0 });
+          } finally {
+            repl.detach();
+            await link.close();
+          }
+        }
+        return out;
+      },
+      stop: cleanup,
+    };
+    return handle;
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+/** The sealed verifier (the registry's, as `sealmq verify` runs it) on its own MQTT client, timed per message. */
+async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who: Credentials, now: () => number, emit: (e: PipelineEvent) => void): Promise<VerifierHandle> {
+  let durable = 0;
+  // The registry's durable writes (putReceiveState, touchDevice: SQLite, synchronous=FULL) timed on their own.
+  const timed = new Proxy(reg, {
+    get(target, key, recv) {
+      const v = Reflect.get(target, key, recv);
+      if (key !== 'putReceiveState' && key !== 'touchDevice') return typeof v === 'function' ? v.bind(target) : v;
+      return (...a: unknown[]) => {
+        const t0 = now();
+        try {
+          return (v as (...x: unknown[]) => unknown).apply(target, a);
+        } finally {
+          durable += now() - t0;
+        }
+      };
+    },
+  });
+  let receivedAt = 0;
+  const { verifier, stats } = registryVerifier(timed, {
+    prefix, now,
+    onResult: (result) => emit({ type: 'frame', mode: 'sealed', result, timing: { receivedAt, doneAt: now(), durableMs: durable } }),
+  });
+  const client = await mqttClient(url, who, 'sealmq-verify-');
+  await subscribe(client, `${prefix}/+/up`);
+  client.on('message', (topic, payload) => {
+    receivedAt = now();
+    durable = 0;
+    verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
+  });
+  return { stats, close: () => new Promise<void>((r) => client.end(false, {}, () => r())) };
+}
+
+/** The research plain verifier on an anonymous MQTT client, timed per message. */
+async function plainVerifierOn(url: string, prefix: string, now: () => number, emit: (e: PipelineEvent) => void): Promise<VerifierHandle> {
+  let receivedAt = 0;
+  const verifier = new PlainVerifier({ prefix, now, onResult: (result) => emit({ type: 'frame', mode: 'plain', result, timing: { receivedAt, doneAt: now(), durableMs: 0 } }) });
+  const client = await mqttClient(url, null, 'sealmq-plain-verify-');
+  await subscribe(client, `${prefix}/+/up`);
+  client.on('message', (topic, payload) => {
+    receivedAt = now();
+    verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
+  });
+  return { stats: verifier.stats, close: () => new Promise<void>((r) => client.end(false, {}, () => r())) };
+}
+
+/** An mqtt.js client (MQTT 3.1.1) with TCP_NODELAY on its socket, connected or rejected. */
+async function mqttClient(url: string, who: Credentials | null, idPrefix: string): Promise<mqtt.MqttClient> {
+  const client = mqtt.connect(url, {
+    ...(who ? { username: who.username, password: who.password } : {}),
+    clientId: idPrefix + randomBytes(4).toString('hex'), protocolVersion: 4, reconnectPeriod: 1000, connectTimeout: 5000,
+  });
+  // mqtt.js leaves Nagle on: set TCP_NODELAY on every (re)connection's socket.
+  client.on('connect', () => (client.stream as unknown as { setNoDelay?: (b: boolean) => void })?.setNoDelay?.(true));
+  await new Promise<void>((resolve, reject) => {
+    const fail = (e: Error) => {
+      client.end(true);
+      reject(new SealmqError('auth', `cannot log in to ${url}${who ? ' as ' + who.username : ' anonymously'}: ${e.message}`));
+    };
+    client.once('error', fail);
+    client.once('connect', () => {
+      client.off('error', fail);
+      resolve();
+    });
+  });
+  return client;
+}
+
+function subscribe(client: mqtt.MqttClient, filter: string): Promise<void> {
+  return new Promise((resolve, reject) => client.subscribe(filter, { qos: 0 }, (err, granted) => {
+    if (err || !granted || granted.some((g) => g.qos === 128)) {
+      client.end(true);
+      reject(new SealmqError('auth', `the broker refused the subscription to ${filter}`));
+    } else resolve();
+  }));
+}
+
+/** Sets up a board running the research plain firmware: device id, broker, interval, clock. No secrets. */
+export async function plainSetup(port: string, deviceId: string, brokerUrl: string, prefix: string, interval: number): Promise<{ state: string }> {
+  const link = await openLink(port);
+  const repl = await connectRepl(link);
+  try {
+    const v = await smqCall<{ v?: string; state?: string }>(repl, 'SEALMQ.status()');
+    if (!String(v.v ?? '').endsWith(PLAIN_VERSION_SUFFIX)) {
+      throw new SealmqError('device', `the board on ${port} does not run the research plain firmware (it says ${v.v})`, { hint: 'flash dist/firmware-plain.js first' });
+    }
+    const cfg = { id: deviceId, broker: parseBrokerUrl(brokerUrl), prefix, interval, time: Date.now() / 1000 };
+    const r = await smqCall<{ ok: boolean; error?: string }>(repl, `SEALMQ.provision(${JSON.stringify(cfg)})`, 15000);
+    if (!r.ok) throw new SealmqError('device', `the plain board on ${port} refused its setup: ${r.error}`);
+    const s = await smqCall<{ state?: string }>(repl, 'SEALMQ.status()');
+    return { state: String(s.state) };
+  } finally {
+    repl.detach();
+    await link.close().catch(() => {});
+  }
+}
+
+/** A command in clear to a plain board ({"c","a"} on <prefix>/<id>/down) and its reply in clear on .../up. */
+export async function plainCommand(brokerUrl: string, prefix: string, deviceId: string, command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<CommandReply> {
+  const client = await mqttClient(brokerUrl, null, 'sealmq-plain-cmd-');
+  try {
+    await subscribe(client, `${prefix}/${deviceId}/up`);
+    const t0 = hiresNow();
+    const reply = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new SealmqError('device', `no plain reply from ${deviceId} to ${command} within ${timeoutMs} ms`)), timeoutMs);
+      client.on('message', (_t, payload) => {
+        try {
+          const m = JSON.parse(payload.toString('utf8'));
+          if (m && m.plain === true && m.r === command) {
+            clearTimeout(timer);
+            resolve(m);
+          }
+        } catch { /* not for us */ }
+      });
+      client.publish(`${prefix}/${deviceId}/down`, JSON.stringify(args === undefined ? { c: command } : { c: command, a: args }), { qos: 0 });
+    });
+    return { device: deviceId, command, reply, roundTripMs: hiresNow() - t0 };
+  } finally {
+    await new Promise<void>((r) => client.end(false, {}, () => r()));
+  }
+}
+
+/**
+ * NTP-style over the console: the board's getTime() against the host's clock at the midpoint of the round
+ * trip, best (shortest) of `rounds`; then the board corrects itself by the offset in one step on the board
+ * (setTime(getTime() - offset): no transit in it). The emulated board's clock is the host clock, so what
+ * remains is the provisioning's setTime (sent over the console, late by its transit).
+ */
+async function syncClock(b: PipelineBoard, rounds: number): Promise<ClockSync> {
+  const link = await openLink(b.console);
+  const repl = await connectRepl(link);
+  try {
+    let best = { rtt: Infinity, offset: 0 };
+    for (let i = 0; i < rounds; i++) {
+      const t0 = hiresNow();
+      const lines = await repl.run('print("SMQT "+getTime())');
+      const t1 = hiresNow();
+      const l = lines.find((x) => x.startsWith('SMQT '));
+      if (!l) continue;
+      const board = Number(l.slice(5)) * 1000;
+      if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: board - (t0 + t1) / 2 };
+    }
+    if (!Number.isFinite(best.rtt)) throw new SealmqError('device', `the board ${b.name} did not tell its time`);
+    await repl.run(`setTime(getTime()-(${(best.offset / 1000).toFixed(7)}))`);
+    return { board: b.name, offsetMs: Math.round(best.offset * 1000) / 1000, rttMs: Math.round(best.rtt * 1000) / 1000 };
+  } finally {
+    repl.detach();
+    await link.close().catch(() => {});
+  }
+}
