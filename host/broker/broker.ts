@@ -9,6 +9,7 @@ import { DEFAULT_PREFIX } from '../../core/ids.js';
 import { inputError, SealmqError } from '../errors.js';
 import type { Clock, Registry } from '../registry/registry.js';
 import { Authenticator, CONNACK } from './auth.js';
+import { DEFAULT_MAX_PACKET, GuardedConnection } from './packet-guard.js';
 import { isPrefix, Principal, principalName, publishDecision, readDecision, subscribeDecision } from './policy.js';
 
 export const DEFAULT_LISTEN = 'mqtt://127.0.0.1:1883';
@@ -16,7 +17,7 @@ const ACTOR = 'broker';
 
 export type BrokerEventType =
   | 'listening' | 'login' | 'login-refused' | 'publish-denied' | 'subscribe-denied' | 'retain-stripped'
-  | 'disconnect' | 'audit-suppressed' | 'error';
+  | 'disconnect' | 'audit-suppressed' | 'connection-refused' | 'error';
 
 export interface BrokerEvent {
   type: BrokerEventType;
@@ -45,6 +46,12 @@ export interface BrokerOptions {
   maxFailures?: number;
   /** Refusals written to the audit log per minute; more are counted and summarised (default 600). */
   auditPerMinute?: number;
+  /** Largest MQTT packet accepted, fixed header included; a bigger one closes the connection (default 65,536). */
+  maxPacketBytes?: number;
+  /** A connection that has not completed its CONNECT within this time is closed (ms, default 10,000). */
+  connectTimeoutMs?: number;
+  /** Open connections at most; more are refused at accept (default 1,000). */
+  maxConnections?: number;
 }
 
 export interface RunningBroker {
@@ -132,6 +139,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
 
   const principals = new WeakMap<Client, Principal>();
   const connects = new WeakMap<Client, { hasWill: boolean }>();
+  const maxPacket = o.maxPacketBytes ?? DEFAULT_MAX_PACKET;
   const remoteOf = (c: Client | null): string => {
     const s = c?.conn as Socket | undefined;
     return s && s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
@@ -140,7 +148,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   // aedes keeps its live clients by id in .clients (not in its typings).
   const live = (): Record<string, Client> => (aedes as unknown as { clients: Record<string, Client> }).clients;
   const aedes: Aedes = await Aedes.createBroker({
-    connectTimeout: 10_000,
+    connectTimeout: o.connectTimeoutMs ?? 10_000,
     preConnect(client, packet, done) {
       connects.set(client, { hasWill: !!packet.will });
       done(null, true);
@@ -224,8 +232,14 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    aedes.handle(socket);
+    // Malformed or oversized packets close the connection before aedes buffers them (packet-guard.ts).
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    aedes.handle(new GuardedConnection(socket, maxPacket, (why) => {
+      refusal('broker.connection.refused', null, { reason: why, remote });
+      emit({ type: 'connection-refused', reason: why, remote });
+    }) as unknown as Socket);
   });
+  server.maxConnections = o.maxConnections ?? 1000;
   await new Promise<void>((res, rej) => {
     const onErr = (e: NodeJS.ErrnoException) => {
       aedes.close();
