@@ -92,7 +92,7 @@ export function verifierSpec(r: VerifierBenchReport): vl.TopLevelSpec {
         data: { values },
         mark: { type: 'bar' },
         encoding: {
-          y: { field: 'pass', type: 'nominal', sort: null, title: null },
+          y: { field: 'pass', type: 'nominal', sort: null, title: null, axis: { labelLimit: 320 } },
           x: { field: 'fps', type: 'quantitative', title: 'frames per second' },
           color: { field: 'pass', type: 'nominal', legend: null },
         },
