@@ -10,6 +10,7 @@ import { writeVerifierSvg } from '../bench/output.js';
 import { grouped, intOption } from './int-option.js';
 import { table } from './passphrase.js';
 import { progress } from './progress.js';
+import { registerBenchLatency } from './bench-latency.js';
 
 /** Writes <dir>/<name>.json and <dir>/<name>.csv; returns their paths. */
 function writeBenchFiles(dir: string, name: string, json: unknown, csv: string): string[] {
@@ -91,4 +92,5 @@ export function register(program: Command): void {
   const bench = program.commands.find((c) => c.name() === 'bench')
     ?? program.command('bench').description('reproducible measurements: on-device crypto cost, the firmware footprint, the verifier');
   registerVerifier(bench);
+  registerBenchLatency(bench);
 }

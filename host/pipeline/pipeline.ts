@@ -26,6 +26,7 @@ import { openLink } from '../link/open-link.js';
 import { openRegistry, Registry } from '../registry/registry.js';
 import { registryVerifier, VerifierStats } from '../verifier/run.js';
 import type { VerifyResult } from '../verifier/verifier.js';
+import type { ReceiveState } from '../../core/frame.js';
 import { PLAIN_LABEL, PlainResult, PlainVerifier, requireResearchInsecure } from '../verifier/plain.js';
 import { startInsecureMosquitto, RunningMosquitto } from './mosquitto.js';
 
@@ -56,6 +57,12 @@ export interface PipelineOptions {
   home?: string;
   /** Keep the home folder at stop(). */
   keep?: boolean;
+  /**
+   * Sealed only. 'registry' (default): the replay window is made durable (SQLite, synchronous=FULL) before a
+   * reading is output, as `sealmq verify` does. 'memory': kept in memory only — NOT what the product does; for
+   * measurements that separate the protocol's cost from the storage's (bench latency --verifier-store memory).
+   */
+  verifierStore?: 'registry' | 'memory';
   /** Verifier clock (ms since the epoch); default hiresNow. */
   now?: () => number;
   onEvent?: (e: PipelineEvent) => void;
@@ -210,7 +217,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     // The verifier first, so no reading is missed while the boards come up.
     const startVerifier = async (): Promise<VerifierHandle> => mode === 'plain'
       ? plainVerifierOn(brokerUrl, prefix, now, emit)
-      : sealedVerifierOn(registry!, brokerUrl, prefix, viewer!, now, emit);
+      : sealedVerifierOn(registry!, brokerUrl, prefix, viewer!, now, emit, o.verifierStore === 'memory');
     verifier = await startVerifier();
     say(mode === 'plain' ? 'plain verifier subscribed (reads in clear, proves nothing)' : 'verifier subscribed');
 
@@ -229,7 +236,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         const s = await plainSetup(b.console, b.deviceId, brokerUrl, prefix, interval);
         emit({ type: 'board', name: b.name, text: `set up in clear (${PLAIN_LABEL}): ${s.state}` });
       } else {
-        const p = await provisionBoard({ port: b.console, deviceId: b.deviceId, broker: brokerUrl, interval, prefix, registry: registry!, actor: 'demo' });
+        // Throw-away demo boards keep an open console: the bench reads their clocks and stops them over it.
+        const p = await provisionBoard({ port: b.console, deviceId: b.deviceId, broker: brokerUrl, interval, prefix, registry: registry!, actor: 'demo', lockConsole: false });
         emit({ type: 'board', name: b.name, text: `provisioned: epoch ${p.epoch}, crypto ${p.crypto}, ${p.seconds.toFixed(1)} s` });
       }
     }));
@@ -282,12 +290,16 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
 }
 
 /** The sealed verifier (the registry's, as `sealmq verify` runs it) on its own MQTT client, timed per message. */
-async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who: Credentials, now: () => number, emit: (e: PipelineEvent) => void): Promise<VerifierHandle> {
+async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who: Credentials, now: () => number, emit: (e: PipelineEvent) => void, inMemory: boolean): Promise<VerifierHandle> {
   let durable = 0;
+  const windows = new Map<string, ReceiveState>();
   // The registry's durable writes (putReceiveState, touchDevice: SQLite, synchronous=FULL) timed on their own.
   const timed = new Proxy(reg, {
     get(target, key, recv) {
       const v = Reflect.get(target, key, recv);
+      if (inMemory && key === 'getReceiveState') return (id: string, d: string) => windows.get(id + '/' + d) ?? target.getReceiveState(id, d);
+      if (inMemory && key === 'putReceiveState') return (id: string, d: string, s: ReceiveState) => void windows.set(id + '/' + d, s);
+      if (inMemory && key === 'touchDevice') return () => {};
       if (key !== 'putReceiveState' && key !== 'touchDevice') return typeof v === 'function' ? v.bind(target) : v;
       return (...a: unknown[]) => {
         const t0 = now();

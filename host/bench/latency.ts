@@ -1,0 +1,240 @@
+// `sealmq bench latency` as a library (issue 6 item 2; docs/BENCHMARKS.md "End-to-end latency"): the sealed
+// pipeline and the RESEARCH PLAIN pipeline (host/pipeline) on emulated boards, running AT THE SAME TIME on
+// this machine so its load falls on both alike. Latency is the time from a board's reading (its own clock,
+// taken before sealing, in microseconds, aligned to the host clock over the console) to the verifier's
+// output (for a sealed reading: after its replay window is durable). The registry's durable writes (SQLite
+// synchronous=FULL: fsync) are timed separately, so the wire and the crypto can be read without them.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type * as vl from 'vega-lite';
+import { renderSvg, toCsv } from './output.js';
+import { startPipeline, Pipeline, PipelineBrokerKind, PipelineEvent, ClockSync } from '../pipeline/pipeline.js';
+import { PLAIN_LABEL } from '../verifier/plain.js';
+
+export interface LatencyBenchOptions {
+  boards: number;
+  /** Measured seconds (after the warm-up). */
+  seconds: number;
+  broker: PipelineBrokerKind;
+  /** Seconds between readings on each board (default 0.1). */
+  interval?: number;
+  /** Seconds of readings discarded once both pipelines run (default 2). */
+  warmupSeconds?: number;
+  /** The sealed verifier's replay store: 'registry' (durable, the product) or 'memory' (to separate storage from protocol). */
+  verifierStore?: 'registry' | 'memory';
+  onProgress?: (label: string, done: number, total: number) => void;
+}
+
+export interface Percentiles {
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  n: number;
+}
+
+export interface PipelineLatency extends Percentiles {
+  /** Board reading → the message handed to the verifier (board work, MQTT, broker, loopback TCP). */
+  wire: Percentiles;
+  /** Message handed to the verifier → its output (open, replay window, durable writes). */
+  verify: Percentiles;
+  /** Of verify: the registry's durable writes (fsync). 0 for plain. */
+  durable: Percentiles;
+  /** End to end without the durable writes. */
+  withoutDurable: Percentiles;
+  /** Readings sent (boards' count) and rejected by the verifier during the measured window. */
+  rejected: number;
+  /** Samples 35–45 ms: a Nagle / delayed-ACK stall would pile up there. */
+  near40Ms: number;
+}
+
+export interface Overhead {
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  p50Ratio: number | null;
+  p95Ratio: number | null;
+  p99Ratio: number | null;
+}
+
+export interface LatencyReport {
+  bench: 'latency';
+  target: string;
+  broker: PipelineBrokerKind;
+  /** 'registry': sealed readings are output after their replay window is durable (the product); 'memory': not. */
+  verifierStore: 'registry' | 'memory';
+  boards: number;
+  seconds: number;
+  intervalS: number;
+  warmupS: number;
+  plain: PipelineLatency;
+  sealed: PipelineLatency;
+  /** sealed − plain (ms) and sealed ÷ plain, end to end. */
+  overhead: Overhead & { withoutDurable: Overhead };
+  /** Issue 6: sealed p50 within 0.2 ms of plain p50. */
+  target02: { p50DifferenceMs: number | null; met: boolean; withoutDurableMet: boolean };
+  clocks: ClockSync[];
+  method: string;
+  platform: { node: string; cpu: string; cores: number; memGB: number; kernel: string; loadavgStart: number[]; loadavgEnd: number[] };
+}
+
+export interface LatencySample {
+  pipeline: 'plain' | 'sealed';
+  board: string;
+  e2eMs: number;
+  wireMs: number;
+  verifyMs: number;
+  durableMs: number;
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Nearest-rank percentile of sorted values. */
+export function pct(sorted: number[], p: number): number | null {
+  if (!sorted.length) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return r3(sorted[i]);
+}
+
+export function percentiles(values: number[]): Percentiles {
+  const s = [...values].sort((a, b) => a - b);
+  return { p50Ms: pct(s, 50), p95Ms: pct(s, 95), p99Ms: pct(s, 99), maxMs: s.length ? r3(s[s.length - 1]) : null, n: s.length };
+}
+
+function summarise(samples: LatencySample[], rejected: number): PipelineLatency {
+  const e2e = samples.map((x) => x.e2eMs);
+  return {
+    ...percentiles(e2e),
+    wire: percentiles(samples.map((x) => x.wireMs)),
+    verify: percentiles(samples.map((x) => x.verifyMs)),
+    durable: percentiles(samples.map((x) => x.durableMs)),
+    withoutDurable: percentiles(samples.map((x) => x.e2eMs - x.durableMs)),
+    rejected,
+    near40Ms: e2e.filter((x) => x >= 35 && x <= 45).length,
+  };
+}
+
+function overheadOf(p: Percentiles, s: Percentiles): Overhead {
+  const d = (a: number | null, b: number | null) => (a === null || b === null ? null : r3(b - a));
+  const q = (a: number | null, b: number | null) => (a === null || b === null || a <= 0 ? null : Math.round((b / a) * 1000) / 1000);
+  return { p50Ms: d(p.p50Ms, s.p50Ms), p95Ms: d(p.p95Ms, s.p95Ms), p99Ms: d(p.p99Ms, s.p99Ms), p50Ratio: q(p.p50Ms, s.p50Ms), p95Ratio: q(p.p95Ms, s.p95Ms), p99Ratio: q(p.p99Ms, s.p99Ms) };
+}
+
+export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report: LatencyReport; samples: LatencySample[] }> {
+  const interval = o.interval ?? 0.1;
+  const warmup = o.warmupSeconds ?? 2;
+  const loadavgStart = loadavg().map(r3);
+  const steps = 6;
+  const progress = (label: string, done: number) => o.onProgress?.(label, done, steps);
+  const samples: LatencySample[] = [];
+  const rejected = { plain: 0, sealed: 0 };
+  let measuring = false;
+  const onFrame = (e: PipelineEvent) => {
+    if (e.type !== 'frame' || !measuring) return;
+    const r = e.result;
+    if (!r.ok) {
+      rejected[e.mode]++;
+      return;
+    }
+    if (r.kind !== 'reading' || r.t === null) return;
+    const t = r.t * 1000;
+    samples.push({
+      pipeline: e.mode, board: r.device, e2eMs: e.timing.doneAt - t, wireMs: e.timing.receivedAt - t,
+      verifyMs: e.timing.doneAt - e.timing.receivedAt, durableMs: e.timing.durableMs,
+    });
+  };
+  const common = { boards: o.boards, interval, broker: o.broker, stampScale: 1e6, onEvent: onFrame };
+  let plain: Pipeline | undefined;
+  let sealed: Pipeline | undefined;
+  let clocks: ClockSync[] = [];
+  try {
+    progress('starting the sealed pipeline', 0);
+    sealed = await startPipeline({ ...common, mode: 'sealed', names: 'sealed', researchInsecure: o.broker === 'mosquitto', verifierStore: o.verifierStore ?? 'registry' });
+    progress(`starting the plain pipeline (${PLAIN_LABEL})`, 1);
+    plain = await startPipeline({ ...common, mode: 'plain', names: 'plain', researchInsecure: true });
+    progress('aligning the boards\' clocks', 2);
+    clocks = [...(await sealed.syncClocks()), ...(await plain.syncClocks())];
+    progress('warm-up', 3);
+    await new Promise((r) => setTimeout(r, warmup * 1000));
+    progress(`measuring for ${o.seconds} s`, 4);
+    measuring = true;
+    await new Promise((r) => setTimeout(r, o.seconds * 1000));
+    measuring = false;
+    progress('stopping', 5);
+    await Promise.all([sealed.stopReporting(), plain.stopReporting()]);
+  } finally {
+    await plain?.stop().catch(() => {});
+    await sealed?.stop().catch(() => {});
+  }
+  progress('done', 6);
+  const p = summarise(samples.filter((x) => x.pipeline === 'plain'), rejected.plain);
+  const s = summarise(samples.filter((x) => x.pipeline === 'sealed'), rejected.sealed);
+  const diff = p.p50Ms === null || s.p50Ms === null ? null : r3(s.p50Ms - p.p50Ms);
+  const diffNoDurable = p.withoutDurable.p50Ms === null || s.withoutDurable.p50Ms === null ? null : s.withoutDurable.p50Ms - p.withoutDurable.p50Ms;
+  const report: LatencyReport = {
+    bench: 'latency',
+    target: `emulated boards (host/emulator, one process each) on loopback, ${o.broker} broker`,
+    broker: o.broker, verifierStore: o.verifierStore ?? 'registry', boards: o.boards, seconds: o.seconds, intervalS: interval, warmupS: warmup,
+    plain: p, sealed: s,
+    overhead: { ...overheadOf(p, s), withoutDurable: overheadOf(p.withoutDurable, s.withoutDurable) },
+    target02: { p50DifferenceMs: diff, met: diff !== null && diff <= 0.2, withoutDurableMet: diffNoDurable !== null && diffNoDurable <= 0.2 },
+    clocks,
+    method: 'Both pipelines run at once (sealed boards sealed-NN, plain boards plain-NN, each board its own process), every board reporting every ' +
+      `${interval} s; ${warmup} s warm-up discarded. Latency = verifier output time − the reading's "t" (board clock at the reading, before sealing; ` +
+      'µs stamps from a bench build, board clocks aligned NTP-style over the console). Host clock: performance.timeOrigin + performance.now(). ' +
+      'Percentiles are nearest-rank. durable = time inside the registry\'s SQLite writes (synchronous=FULL) per sealed reading.',
+    platform: {
+      node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGB: Math.round(totalmem() / 1e8) / 10, kernel: release(),
+      loadavgStart, loadavgEnd: loadavg().map(r3),
+    },
+  };
+  return { report, samples };
+}
+
+export const LATENCY_COLUMNS = ['pipeline', 'board', 'e2eMs', 'wireMs', 'verifyMs', 'durableMs'];
+
+/** The latency distribution, plain vs sealed: a histogram per pipeline (log-scaled ms), p50 marked. */
+export function latencySpec(r: LatencyReport, samples: LatencySample[]): vl.TopLevelSpec {
+  const values = samples.map((x) => ({ pipeline: x.pipeline === 'plain' ? 'plain (research, not secure)' : 'sealed', ms: Math.max(0.01, r3(x.e2eMs)) }));
+  const p50 = [
+    { pipeline: 'plain (research, not secure)', ms: r.plain.p50Ms },
+    { pipeline: 'sealed', ms: r.sealed.p50Ms },
+  ].filter((x) => x.ms !== null);
+  const color = { field: 'pipeline', type: 'nominal', title: null, scale: { domain: ['plain (research, not secure)', 'sealed'] } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: {
+      text: 'sealmq end-to-end latency: board reading → verifier output',
+      subtitle: `${r.boards} + ${r.boards} emulated boards, ${r.broker} broker, ${r.seconds} s; p50 plain ${r.plain.p50Ms} ms, sealed ${r.sealed.p50Ms} ms (dashed)`,
+    },
+    width: 520,
+    height: 220,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'bar', opacity: 0.6, binSpacing: 0 },
+        encoding: {
+          x: { field: 'ms', type: 'quantitative', bin: { maxbins: 80 }, title: 'latency (ms)' },
+          y: { aggregate: 'count', type: 'quantitative', stack: null, title: 'readings' },
+          color,
+        },
+      },
+      {
+        data: { values: p50 },
+        mark: { type: 'rule', strokeDash: [4, 3], strokeWidth: 2 },
+        encoding: { x: { field: 'ms', type: 'quantitative' }, color },
+      },
+    ],
+  } as unknown as vl.TopLevelSpec;
+}
+
+/** Writes latency.json, latency.csv (one row per reading) and latency.svg into dir. */
+export async function writeLatencyOutputs(r: LatencyReport, samples: LatencySample[], dir: string): Promise<{ json: string; csv: string; svg: string }> {
+  mkdirSync(dir, { recursive: true });
+  const files = { json: join(dir, 'latency.json'), csv: join(dir, 'latency.csv'), svg: join(dir, 'latency.svg') };
+  writeFileSync(files.json, JSON.stringify(r, null, 2) + '\n');
+  writeFileSync(files.csv, toCsv(samples.map((x) => ({ ...x, e2eMs: r3(x.e2eMs), wireMs: r3(x.wireMs), verifyMs: r3(x.verifyMs), durableMs: r3(x.durableMs) })), LATENCY_COLUMNS));
+  writeFileSync(files.svg, await renderSvg(latencySpec(r, samples)));
+  return files;
+}
