@@ -1,10 +1,11 @@
-// Flashing: the firmware bundle goes into Storage as .bootcde (what Espruino runs at boot), is checked by
-// SHA-256 of what the board stored (not assumed), then the board reboots and must answer with the version
-// of the bundle we sent.
+// Flashing: the firmware bundle goes into Storage as .bootcde (what Espruino runs at boot) — by Espruino's
+// packet protocol where the firmware has it (2v25+), else by REPL writes — is checked by SHA-256 of what
+// the board stored (not assumed, either way), then the board reboots and must answer with the version of
+// the bundle we sent. It needs nothing EspruinoTools does not: a console that reaches Espruino's REPL.
 import { deviceError, SealmqError } from '../errors.js';
 import { connectRepl, Repl } from '../link/repl.js';
 import { linkFor, LinkOptions } from '../link/open-link.js';
-import { readBackHash, sha256Hex, uploadFile } from '../link/storage-files.js';
+import { readBackHash, sha256Hex, uploadFile, type TransferMethod } from '../link/storage-files.js';
 import { firmwareVersion } from './smq.js';
 
 export const BOOT_FILE = '.bootcde';
@@ -20,6 +21,8 @@ export interface FlashOptions {
   onProgress?: (phase: 'upload' | 'verify' | 'reboot', done: number, total: number) => void;
   /** How long the board may take to come back after the reboot (ms). */
   rebootTimeoutMs?: number;
+  /** 'auto' (default): packets where the firmware has them (2v25+), else REPL writes. */
+  transfer?: 'auto' | TransferMethod;
 }
 
 export interface FlashResult {
@@ -28,6 +31,11 @@ export interface FlashResult {
   hashMethod: string;
   version: string;
   seconds: number;
+  /** How the bundle travelled, and why not by packets if 'auto' fell back. */
+  transfer: TransferMethod;
+  transferFallback?: string;
+  /** Seconds the upload itself took (the rest is verify and reboot). */
+  uploadSeconds: number;
 }
 
 /** Waits until the rebooted board answers a version query (it may print its banner meanwhile). */
@@ -58,7 +66,9 @@ export async function flashBoard(o: FlashOptions): Promise<FlashResult> {
     repl = await connectRepl(link);
     // Quiet the running firmware (if any) so its traffic and timers do not compete with the upload.
     await repl.run('if(typeof SEALMQ==="object"&&SEALMQ&&SEALMQ.stop)SEALMQ.stop(true)');
-    await uploadFile(repl, BOOT_FILE, o.bundle, { chunkSize: o.chunkSize, onProgress: (n, total) => o.onProgress?.('upload', n, total) });
+    const upStarted = Date.now();
+    const up = await uploadFile(repl, BOOT_FILE, o.bundle, { chunkSize: o.chunkSize, transfer: o.transfer, onProgress: (n, total) => o.onProgress?.('upload', n, total) });
+    const uploadSeconds = (Date.now() - upStarted) / 1000;
     o.onProgress?.('verify', 0, 1);
     const want = sha256Hex(o.bundle);
     const got = await readBackHash(repl, BOOT_FILE);
@@ -73,7 +83,7 @@ export async function flashBoard(o: FlashOptions): Promise<FlashResult> {
     await new Promise((r) => setTimeout(r, 300));
     const version = await waitForFirmware(repl, o.version, o.rebootTimeoutMs ?? 15000);
     o.onProgress?.('reboot', 1, 1);
-    return { bytes: o.bundle.length, sha256: want, hashMethod: got.method, version, seconds: (Date.now() - started) / 1000 };
+    return { bytes: o.bundle.length, sha256: want, hashMethod: got.method, version, seconds: (Date.now() - started) / 1000, transfer: up.method, transferFallback: up.fallback, uploadSeconds };
   } catch (e) {
     if (e instanceof SealmqError) throw e;
     throw deviceError(`flashing ${o.port} failed: ${(e as Error).message}`, 'check the port and the board, then run `sealmq flash` again', e);

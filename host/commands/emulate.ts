@@ -66,6 +66,7 @@ export function register(program: Command): void {
     .addOption(new Option('--no-native-crypto', 'behave like a build without require("crypto")'))
     .option('--baud <n>', 'throttle console traffic both ways to this baud rate (10 bits per byte)', positiveInt('baud'))
     .option('--quiet-banner', 'do not print the start-up banner on the console')
+    .option('--firmware-version <v>', 'the Espruino version it reports, e.g. 2v24 (before 2v25: no packet protocol)')
     .addHelpText('after', `
 Prints "console tcp://127.0.0.1:NNNN" (and "pty PATH") on stdout once the board is up.
 Signals: SIGTERM/SIGINT stop cleanly; SIGKILL is a power cut (the flash file survives, as written so far);
@@ -93,6 +94,7 @@ Examples:
         profile,
         nativeCrypto: o.nativeCrypto === false ? false : undefined,
         banner: !o.quietBanner,
+        firmwareVersion: o.firmwareVersion,
       });
       const server = new ConsoleServer(board, { baud: o.baud, ptyPath: o.pty });
       let url: string;

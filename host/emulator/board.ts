@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import { FlashJournal, PowerCutError } from './flash-journal.js';
 import { BoardStorage } from './storage.js';
 import { ConsoleRepl } from './repl.js';
+import { PacketReceiver, versionHasPackets } from './packets.js';
 import { createSandbox, EMULATOR_VERSION, type Sandbox, type SandboxHost } from './sandbox.js';
 import { EspruinoSyntaxError, prepareForBoard } from './syntax.js';
 import { formatValue, REPL_MODE, thrownText } from './format.js';
@@ -34,6 +35,11 @@ export interface BoardOptions {
   watchdogMs?: number;
   /** Print a start-up banner on power on (like Espruino). Default true. */
   banner?: boolean;
+  /**
+   * The firmware version it reports (process.env.VERSION, Ctrl-E, banner); default EMULATOR_VERSION.
+   * Before 2v25 the board has no packet protocol (DLE SOH is ignored), as such firmware does.
+   */
+  firmwareVersion?: string;
 }
 
 /** Unwinds sandbox code after E.reboot()/load()/reset(): the old interpreter is gone. */
@@ -68,6 +74,8 @@ export class EmulatedBoard extends EventEmitter {
   private readonly clock: () => number;
   private readonly watchdogMs: number;
   private readonly banner: boolean;
+  readonly firmwareVersion: string;
+  private packets: PacketReceiver | undefined;
 
   /** Boot generation: bumped by every power cut and soft reboot; stale callbacks compare against it. */
   private gen = 0;
@@ -93,6 +101,7 @@ export class EmulatedBoard extends EventEmitter {
     this.clock = opts.clock ?? (() => (performance.timeOrigin + performance.now()) / 1000);
     this.watchdogMs = opts.watchdogMs ?? 10_000;
     this.banner = opts.banner ?? true;
+    this.firmwareVersion = opts.firmwareVersion ?? EMULATOR_VERSION;
   }
 
   /** Storage records written whole since this object was made, across power cycles. */
@@ -181,6 +190,7 @@ export class EmulatedBoard extends EventEmitter {
   /** Stops everything the current interpreter started. */
   private dropInterpreter(): void {
     this.gen++;
+    this.packets?.dispose();
     for (const t of this.timers.values()) clearTimeout(t.handle);
     this.timers.clear();
     for (const s of this.sockets) s.destroy();
@@ -220,12 +230,16 @@ export class EmulatedBoard extends EventEmitter {
         // Input is only read between runs of sandbox code (one thread), so there is nothing to break here;
         // a line that runs too long is stopped by the watchdog instead.
         interrupt: () => undefined,
-        identify: () => this.repl?.print(`Espruino ${EMULATOR_VERSION} ${this.profile.board}\n`),
+        identify: () => this.repl?.print(`Espruino ${this.firmwareVersion} ${this.profile.board}\n`),
       });
     }
     this.repl.resetScreen();
+    this.packets?.dispose();
+    this.packets = versionHasPackets(this.firmwareVersion) ? this.packetReceiver(gen) : undefined;
+    this.repl.packets = this.packets;
     const host: SandboxHost = {
       profile: this.profile,
+      version: this.firmwareVersion,
       nativeCrypto: this.nativeCrypto,
       storage: this.storage!,
       sensors,
@@ -278,11 +292,35 @@ export class EmulatedBoard extends EventEmitter {
     if (alive()) this.runCallback(gen, () => (this.sandbox!.realm.global.E as { emit: Function }).emit('init'), false);
     if (!alive()) return;
     if (this.banner && !bootFile && kind === 'power') {
-      this.out(`\r\nEspruino ${EMULATOR_VERSION} on an emulated ${this.profile.board} (sealmq)\r\n`);
+      this.out(`\r\nEspruino ${this.firmwareVersion} on an emulated ${this.profile.board} (sealmq)\r\n`);
       this.out(`Storage: ${this.flashFile}${this.nativeCrypto ? '' : ', no crypto module'}\r\n`);
     }
     this.out('\r\n');
     this.repl.idle();
+  }
+
+  /** Espruino's packet protocol for this boot (packets.ts): Storage, evaluation and E.emit of this interpreter. */
+  private packetReceiver(gen: number): PacketReceiver {
+    const alive = () => this.powered && this.gen === gen;
+    return new PacketReceiver({
+      out: (b) => alive() && this.out(b),
+      storageWrite: (name, data, offset, size) => this.storage!.write(name, data, offset, size),
+      storageRead: (name) => this.storage?.get(name),
+      evaluate: (expr) => this.evaluate(expr, 'packet'),
+      reportError: (e) => this.reportUncaught(gen, e),
+      emitPacket: (obj) => {
+        let ok = true;
+        this.runCallback(gen, () => {
+          try {
+            (this.sandbox!.realm.global.E as { emit: Function }).emit('packet', obj);
+          } catch (e) {
+            ok = false;
+            throw e;
+          }
+        });
+        return ok;
+      },
+    });
   }
 
   /** E.reboot() from inside sandbox code: a hardware reset never returns, so unwind the old code. */

@@ -15,13 +15,18 @@ export interface ConsoleDevice {
   off(event: 'output', fn: (b: Buffer) => void): unknown;
   write(b: Buffer): void;
 }
-import { BaudPipe } from './uart.js';
+import { BaudPipe, InputQueue, type InputQueueOptions } from './uart.js';
 
 export interface ConsoleServerOptions {
   /** Throttle console traffic to this baud rate (10 bits per byte); default: unthrottled. */
   baud?: number;
   /** Also expose the console as a pseudo-terminal at this path (needs socat). */
   ptyPath?: string;
+  /**
+   * A bounded input queue between the cable and the board, drained at its own pace, that loses what
+   * overflows and (by default) sends XOFF/XON like Espruino with flow control on (uart.ts InputQueue).
+   */
+  inputQueue?: InputQueueOptions;
 }
 
 export class ConsoleServer {
@@ -35,6 +40,8 @@ export class ConsoleServer {
   private toBoard: (b: Buffer) => void;
   private outPipe: BaudPipe | undefined;
   private inPipe: BaudPipe | undefined;
+  /** The board's input queue, when one is emulated (inputQueue option). */
+  readonly inputQueue: InputQueue | undefined;
   private readonly onOutput = (b: Buffer) => this.toClient(b);
 
   constructor(
@@ -44,7 +51,12 @@ export class ConsoleServer {
     const send = (b: Buffer) => {
       if (this.client && !this.client.destroyed) this.client.write(b);
     };
-    const feed = (b: Buffer) => this.board.write(b);
+    let feed = (b: Buffer) => this.board.write(b);
+    if (opts.inputQueue) {
+      const q = new InputQueue(opts.inputQueue, feed, send);
+      this.inputQueue = q;
+      feed = (b) => q.push(b);
+    }
     if (opts.baud) {
       this.outPipe = new BaudPipe(opts.baud, send);
       this.inPipe = new BaudPipe(opts.baud, feed);
@@ -78,6 +90,7 @@ export class ConsoleServer {
     this.board.off('output', this.onOutput);
     this.outPipe?.clear();
     this.inPipe?.clear();
+    this.inputQueue?.clear();
     for (const s of this.sockets) s.destroy();
     this.socat?.kill('SIGTERM');
     await Promise.all([this.tcp, this.ptyServer].map((s) => (s ? new Promise<void>((r) => s.close(() => r())) : undefined)));

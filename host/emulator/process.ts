@@ -13,6 +13,8 @@ export interface EmulatorProcessOptions {
   pty?: string;
   baud?: number;
   nativeCrypto?: boolean;
+  /** The Espruino version it reports (before 2v25: no packet protocol). */
+  firmwareVersion?: string;
   /** Lines the emulator prints on stderr (diagnostics). */
   onStderr?: (line: string) => void;
   startTimeoutMs?: number;
@@ -36,6 +38,7 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
   if (o.pty) args.push('--pty', o.pty);
   if (o.baud) args.push('--baud', String(o.baud));
   if (o.nativeCrypto === false) args.push('--no-native-crypto');
+  if (o.firmwareVersion) args.push('--firmware-version', o.firmwareVersion);
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const end = (sig: NodeJS.Signals) => async () => {

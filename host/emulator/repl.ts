@@ -17,6 +17,13 @@ export interface ReplHost {
   identify(): void;
 }
 
+/** The packet protocol's receiver (packets.ts), present on firmware 2v25 and later. */
+export interface PacketInput {
+  readonly active: boolean;
+  start(): void;
+  input(ch: number): void;
+}
+
 const enum Input { None, HadDle, Esc, EscBracket, EscBracketNum, EscO }
 
 export class ConsoleRepl {
@@ -28,6 +35,8 @@ export class ConsoleRepl {
   private echoOffForLine = false;
   /** The prompt and input line are not on screen and must be redrawn. */
   private removed = true;
+  /** Espruino's packet protocol (DLE SOH …); undefined on firmware before 2v25. */
+  packets: PacketInput | undefined;
 
   constructor(private readonly host: ReplHost) {}
 
@@ -83,6 +92,13 @@ export class ConsoleRepl {
 
   private char(ch: number): void {
     const st = this.state;
+    // Inside a packet every byte is data, Ctrl-C included (jsiHandleConsoleChar).
+    if (this.packets?.active) {
+      this.packets.input(ch);
+      // The DLE that opened it turned echo off for the line; a packet on an empty line turns it back on.
+      if (this.line === '') this.echoOffForLine = false;
+      return;
+    }
     if (ch === 3) {
       this.state = Input.None;
       this.host.interrupt();
@@ -98,6 +114,10 @@ export class ConsoleRepl {
       if (this.line === '') this.echoOffForLine = true;
       this.state = Input.HadDle;
       return;
+    }
+    if (ch === 1 && st === Input.HadDle && this.packets) {
+      this.state = Input.None;
+      return this.packets.start();
     }
     if (ch === 27) return void (this.state = Input.Esc);
     if (st === Input.Esc) {

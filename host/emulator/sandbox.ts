@@ -19,6 +19,8 @@ export const EMULATOR_VERSION = '2v29-emu';
 /** What the sandbox's natives ask of the board that owns them. */
 export interface SandboxHost {
   profile: BoardProfile;
+  /** process.env.VERSION; default EMULATOR_VERSION. */
+  version?: string;
   nativeCrypto: boolean;
   storage: BoardStorage;
   sensors: Sensors;
@@ -184,7 +186,7 @@ export function createSandbox(host: SandboxHost): Sandbox {
     getAnalogVRef: n(() => 3.3),
   }));
 
-  const version = EMULATOR_VERSION;
+  const version = host.version ?? EMULATOR_VERSION;
   define('process', realm.object({
     version,
     env: realm.object({ VERSION: version, BOARD: host.profile.board, EMULATED: true }),

@@ -24,6 +24,11 @@ export class BaudPipe {
     this.pump();
   }
 
+  /** Bytes waiting to leave. */
+  get pending(): number {
+    return this.queued;
+  }
+
   /** Drops whatever has not left yet (the cable was pulled). */
   clear(): void {
     this.queue = [];
@@ -67,5 +72,69 @@ export class BaudPipe {
       }
     }
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+}
+
+export interface InputQueueOptions {
+  /** Bytes the board's input queue holds; more is lost (Espruino's IOBUFFERMASK, roughly). */
+  bytes: number;
+  /** How fast the interpreter takes bytes out of it (baud, 10 bits per byte). */
+  drainBaud: number;
+  /** Send XOFF at 6/8 full and XON at 3/8, as Espruino does when flow control is on (default true). */
+  xonXoff?: boolean;
+}
+
+/**
+ * A board's input queue between the wire and the interpreter: bytes arrive as fast as the wire brings them,
+ * leave as fast as the interpreter takes them, and what does not fit is lost, as on a board whose UART
+ * outruns it. With flow control on it asks the sender to stop (XOFF, 0x13) past 6/8 full and to go on
+ * (XON, 0x11) below 3/8 (src/jsdevices.c: IOBUFFER_XOFF, IOBUFFER_XON); XOFF/XON jump the output queue,
+ * as jshGetCharToTransmit sends them before anything else.
+ */
+export class InputQueue {
+  private readonly pipe: BaudPipe;
+  private xoffSent = false;
+  /** Bytes lost to overflow. */
+  lost = 0;
+  /** XOFFs sent. */
+  xoffs = 0;
+
+  constructor(
+    private readonly o: InputQueueOptions,
+    sink: (b: Buffer) => void,
+    private readonly control: (b: Buffer) => void,
+  ) {
+    this.pipe = new BaudPipe(o.drainBaud, (b) => {
+      sink(b);
+      this.check();
+    });
+  }
+
+  push(b: Buffer): void {
+    const room = Math.max(0, this.o.bytes - this.pipe.pending);
+    if (b.length > room) {
+      this.lost += b.length - room;
+      b = b.subarray(0, room);
+    }
+    this.pipe.push(b);
+    this.check();
+  }
+
+  clear(): void {
+    this.pipe.clear();
+    this.xoffSent = false;
+  }
+
+  private check(): void {
+    if (this.o.xonXoff === false) return;
+    const fill = this.pipe.pending;
+    if (!this.xoffSent && fill > (this.o.bytes * 6) / 8) {
+      this.xoffSent = true;
+      this.xoffs++;
+      this.control(Buffer.from([0x13]));
+    } else if (this.xoffSent && fill < (this.o.bytes * 3) / 8) {
+      this.xoffSent = false;
+      this.control(Buffer.from([0x11]));
+    }
   }
 }

@@ -15,10 +15,18 @@ export function espruinoBin(env: NodeJS.ProcessEnv = process.env): string | null
 }
 
 /**
- * One Espruino Linux process. Its quirk that no board has: a second Ctrl-C at an empty prompt within
- * 5 s exits the program (src/jsinteractive.c), and every host tool opens with one Ctrl-C. A Ctrl-C
- * arriving within 5 s of the previous one is therefore dropped here, so two tools in a row do not
- * kill the "board".
+ * One Espruino Linux process. Its quirks that no board has:
+ * - a second Ctrl-C at an empty prompt within 5 s exits the program (src/jsinteractive.c), and every host
+ *   tool opens with one Ctrl-C. A Ctrl-C arriving within 5 s of the previous one is therefore dropped here,
+ *   so two tools in a row do not kill the "board". Inside a packet (DLE SOH …, packet.ts) 0x03 is data, but
+ *   this build still counts it once the packet ends (the !EMBEDDED branch of jsiLoop), so it is dropped
+ *   there too: the read-back hash then reports the damaged file instead of the board exiting;
+ * - a Ctrl-D (0x04) read from stdin exits it at once (targets/linux/jshardware.c), even inside a packet.
+ *   So binary data holding 0x03 or 0x04 cannot go to this build by packets; the firmware bundle is text,
+ *   and REPL writes escape every control byte;
+ * - it never sends XON/XOFF: its console is EV_USBSERIAL, whose flow control jshInitDevices leaves off, its
+ *   output goes straight to stdout rather than through the queue that would carry XOFF, and its input
+ *   thread simply stops reading stdin at half full. Hence the pacing below.
  */
 export class EspruinoProcess extends EventEmitter {
   private child: ChildProcess | undefined;

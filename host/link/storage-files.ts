@@ -1,17 +1,53 @@
-// Moving files into a board's Storage over its REPL, the way the Espruino IDE does for big files:
-// Storage.write(name, chunk, offset, total), where the first chunk (offset 0) creates a file of `total`
-// bytes and later chunks fill it in. Re-running after a dropped cable is safe: offset 0 re-creates the
-// file (jsfWriteFile), and an identical file already there costs no flash write. What was stored is
-// then checked by hash: SHA-256 computed on the board if it has require("crypto"), else read back.
+// Moving files into a board's Storage, two ways:
+// - packets (firmware 2v25+, packet.ts): FILE_SEND + DATA packets, each ACKed; binary, no escaping, no parser;
+// - REPL writes, as the Espruino IDE did before 2v25: Storage.write(name, chunk, offset, total), where the
+//   first chunk (offset 0) creates a file of `total` bytes and later chunks fill it in.
+// 'auto' asks the board its version (process.env.VERSION) and uses packets from 2v25 on; a board that does
+// not answer the first packet gets REPL writes instead. Re-running after a dropped cable is safe both ways:
+// offset 0 re-creates the file (jsfWriteFile), and an identical file already there costs no flash write.
+// What was stored is then checked by hash (readBackHash): SHA-256 computed on the board if it has
+// require("crypto"), else read back; callers must not trust an ACK alone.
 import { createHash } from 'node:crypto';
 import { deviceError, inputError } from '../errors.js';
+import { firmwareHasPackets, PacketUnsupported, sendFilePackets, type PacketOptions } from './packet.js';
 import { byteStringLiteral, type Repl } from './repl.js';
 
+export type TransferMethod = 'packet' | 'repl';
+
 export interface UploadOptions {
-  /** Bytes per Storage.write call (default 512). */
+  /** Bytes per Storage.write call (default 512) or per DATA packet (default 1024). */
   chunkSize?: number;
   /** Called after each chunk with bytes stored so far and the total. */
   onProgress?: (sent: number, total: number) => void;
+  /** 'auto' (default): packets where the firmware has them, else REPL writes. 'packet' fails if it has not. */
+  transfer?: 'auto' | TransferMethod;
+  /** Packet timeouts and retries (packet.ts). */
+  packet?: Omit<PacketOptions, 'chunkSize' | 'onProgress'>;
+}
+
+export interface UploadResult {
+  method: TransferMethod;
+  /** Why packets were not used, when 'auto' fell back to REPL writes. */
+  fallback?: string;
+}
+
+/** What each board (one Repl per connection) said about packets, so the version is asked once. */
+const packetSupport = new WeakMap<Repl, { ok: boolean; why: string }>();
+
+/** Whether the board on this REPL speaks Espruino's packet protocol, by its firmware version. */
+export async function packetCapability(repl: Repl): Promise<{ ok: boolean; why: string }> {
+  const known = packetSupport.get(repl);
+  if (known) return known;
+  let version: unknown;
+  try {
+    version = await repl.eval('process.env.VERSION');
+  } catch {
+    version = undefined;
+  }
+  const v = typeof version === 'string' ? version : null;
+  const r = firmwareHasPackets(v) ? { ok: true, why: `firmware ${v}` } : { ok: false, why: `firmware ${v ?? 'version unknown'} is before 2v25` };
+  packetSupport.set(repl, r);
+  return r;
 }
 
 /** Espruino 2v05+ file names: up to 28 characters. */
@@ -24,10 +60,32 @@ function checkName(name: string): void {
 const bytesOf = (c: Uint8Array | string) => (typeof c === 'string' ? new Uint8Array(Buffer.from(c, 'latin1')) : c);
 
 /** Writes `contents` (bytes, or a string of byte chars) to Storage file `name` on the board. */
-export async function uploadFile(repl: Repl, name: string, contents: Uint8Array | string, opts: UploadOptions = {}): Promise<void> {
+export async function uploadFile(repl: Repl, name: string, contents: Uint8Array | string, opts: UploadOptions = {}): Promise<UploadResult> {
   checkName(name);
   const data = bytesOf(contents);
   if (data.length === 0) throw inputError(`cannot store an empty file ${JSON.stringify(name)}: Espruino has no zero-length files`);
+  const mode = opts.transfer ?? 'auto';
+  let fallback: string | undefined;
+  if (mode !== 'repl') {
+    const cap = mode === 'packet' ? { ok: true, why: 'asked for' } : await packetCapability(repl);
+    if (cap.ok) {
+      try {
+        await sendFilePackets(repl.link, name, data, { ...opts.packet, chunkSize: opts.chunkSize, onProgress: opts.onProgress });
+        return { method: 'packet' };
+      } catch (e) {
+        if (!(e instanceof PacketUnsupported) || mode === 'packet') throw e;
+        packetSupport.set(repl, { ok: false, why: 'the board did not answer a packet' });
+        fallback = `${cap.why}, but the board did not answer a packet`;
+        // Whatever the packet left on the board's input line goes with one Ctrl-C.
+        await repl.sync();
+      }
+    } else fallback = cap.why;
+  }
+  await uploadRepl(repl, name, data, opts);
+  return fallback === undefined ? { method: 'repl' } : { method: 'repl', fallback };
+}
+
+async function uploadRepl(repl: Repl, name: string, data: Uint8Array, opts: UploadOptions): Promise<void> {
   const chunk = opts.chunkSize ?? 512;
   const n = JSON.stringify(name);
   for (let off = 0; off < data.length; off += chunk) {

@@ -1,19 +1,26 @@
 // tcp://host:port: a console served over TCP (QEMU -serial tcp::PORT,server, ser2net, Espruino --telnet,
 // `sealmq emulate`). Nagle is off so single keystrokes (Ctrl-C) and short commands are not held back.
+// XON/XOFF from the board are honoured (console-link.ts): ser2net and QEMU pass them through like a wire.
 import { connect, type Socket } from 'node:net';
 import { deviceError } from '../errors.js';
-import { LinkListeners, type ConsoleLink } from './console-link.js';
+import { GatedWriter, LinkListeners, XonXoffGate, type ConsoleLink, type FlowControlOptions } from './console-link.js';
 
 export class TcpLink implements ConsoleLink {
   private sock: Socket | undefined;
   private readonly l = new LinkListeners();
   readonly host: string;
   readonly port: number;
+  /** XON/XOFF state (flow control from the board). */
+  readonly flow: XonXoffGate;
+  private readonly writer: GatedWriter;
 
   constructor(
     readonly url: string,
     private readonly connectTimeoutMs = 5000,
+    flow: FlowControlOptions = {},
   ) {
+    this.flow = new XonXoffGate(flow);
+    this.writer = new GatedWriter(this.flow, (b) => this.writeNow(b));
     const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(url);
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw deviceError(`not a console URL: ${url}`, 'use tcp://HOST:PORT');
     this.host = m[1].replace(/^\[|\]$/g, '');
@@ -40,10 +47,14 @@ export class TcpLink implements ConsoleLink {
         s.removeAllListeners('error');
         s.setNoDelay(true);
         this.sock = s;
-        s.on('data', (d: Buffer) => this.l.emitData(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+        s.on('data', (d: Buffer) => {
+          const b = this.flow.filter(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+          if (b.length) this.l.emitData(b);
+        });
         s.on('error', () => undefined);
         s.on('close', (hadError) => {
           if (this.sock === s) this.sock = undefined;
+          this.flow.release();
           this.l.emitClose(hadError ? new Error('connection reset') : undefined);
         });
         resolve();
@@ -52,9 +63,13 @@ export class TcpLink implements ConsoleLink {
   }
 
   write(data: Uint8Array | string): Promise<void> {
+    if (!this.sock || this.sock.destroyed) return Promise.reject(deviceError(`the console at ${this.url} is not open`));
+    return this.writer.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data));
+  }
+
+  private writeNow(b: Buffer): Promise<void> {
     const s = this.sock;
     if (!s || s.destroyed) return Promise.reject(deviceError(`the console at ${this.url} is not open`));
-    const b = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     return new Promise((resolve, reject) => s.write(b, (e) => (e ? reject(deviceError(`cannot write to the console at ${this.url}: ${e.message}`, undefined, e)) : resolve())));
   }
 
