@@ -37,6 +37,7 @@ test('bench latency --json: plain and sealed percentiles from one run, overhead,
   t.is(j.verifierStore, 'registry');
   t.true(j.sealed.durable.n > 0);
   t.true(Array.isArray(j.clocks) && j.clocks.length === 2);
+  t.is(typeof j.clockBiasPerRtt, 'number');
   for (const f of ['latency.json', 'latency.csv', 'latency.svg']) t.true(existsSync(join(out, f)), f);
   const csv = readFileSync(join(out, 'latency.csv'), 'utf8').trim().split('\n');
   t.is(csv[0], 'pipeline,board,e2eMs,wireMs,verifyMs,durableMs');

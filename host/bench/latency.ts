@@ -75,6 +75,8 @@ export interface LatencyReport {
   /** Issue 6: sealed p50 within 0.2 ms of plain p50. */
   target02: { p50DifferenceMs: number | null; met: boolean; withoutDurableMet: boolean };
   clocks: ClockSync[];
+  /** The console clock estimator's bias as a fraction of its round trip (median of estimate ÷ round trip on the plain boards, whose true offset is 0). */
+  clockBiasPerRtt: number;
   method: string;
   platform: { node: string; cpu: string; cores: number; memGB: number; kernel: string; loadavgStart: number[]; loadavgEnd: number[] };
 }
@@ -89,6 +91,11 @@ export interface LatencySample {
 }
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? r3(s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : 0;
+};
 
 /** Nearest-rank percentile of sorted values. */
 export function pct(sorted: number[], p: number): number | null {
@@ -148,13 +155,18 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
   let plain: Pipeline | undefined;
   let sealed: Pipeline | undefined;
   let clocks: ClockSync[] = [];
+  let clockBiasPerRtt = 0;
   try {
     progress('starting the sealed pipeline', 0);
     sealed = await startPipeline({ ...common, mode: 'sealed', names: 'sealed', researchInsecure: o.broker === 'mosquitto', verifierStore: o.verifierStore ?? 'registry' });
     progress(`starting the plain pipeline (${PLAIN_LABEL})`, 1);
-    plain = await startPipeline({ ...common, mode: 'plain', names: 'plain', researchInsecure: true });
+    // The plain boards keep the host clock exactly (no setTime): they are the reference that measures the
+    // console estimator's bias, which is then taken out of the sealed boards' correction.
+    plain = await startPipeline({ ...common, mode: 'plain', names: 'plain', researchInsecure: true, setBoardClock: false });
     progress('aligning the boards\' clocks', 2);
-    clocks = [...(await sealed.syncClocks()), ...(await plain.syncClocks())];
+    const reference = await plain.syncClocks(40, false);
+    clockBiasPerRtt = median(reference.map((c) => c.offsetMs / c.rttMs));
+    clocks = [...(await sealed.syncClocks(40, true, clockBiasPerRtt)), ...reference];
     progress('warm-up', 3);
     await new Promise((r) => setTimeout(r, warmup * 1000));
     progress(`measuring for ${o.seconds} s`, 4);
@@ -179,10 +191,12 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
     plain: p, sealed: s,
     overhead: { ...overheadOf(p, s), withoutDurable: overheadOf(p.withoutDurable, s.withoutDurable) },
     target02: { p50DifferenceMs: diff, met: diff !== null && diff <= 0.2, withoutDurableMet: diffNoDurable !== null && diffNoDurable <= 0.2 },
-    clocks,
+    clocks, clockBiasPerRtt,
     method: 'Both pipelines run at once (sealed boards sealed-NN, plain boards plain-NN, each board its own process), every board reporting every ' +
       `${interval} s; ${warmup} s warm-up discarded. Latency = verifier output time − the reading's "t" (board clock at the reading, before sealing; ` +
-      'µs stamps from a bench build, board clocks aligned NTP-style over the console). Host clock: performance.timeOrigin + performance.now(). ' +
+      'µs stamps from a bench build). Clocks: an emulated board\'s clock is the host clock (performance.timeOrigin + performance.now() in its ' +
+      'process) plus any setTime offset; the plain boards get none (offset 0), the sealed boards\' provisioning sets it over the console (late by the ' +
+      'transit), so each sealed board is corrected by its NTP-style estimate (best of 40 console round trips) minus the estimator\'s bias, a fraction of the round trip measured on the plain boards. ' +
       'Percentiles are nearest-rank. durable = time inside the registry\'s SQLite writes (synchronous=FULL) per sealed reading.',
     platform: {
       node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGB: Math.round(totalmem() / 1e8) / 10, kernel: release(),

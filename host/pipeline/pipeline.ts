@@ -53,6 +53,11 @@ export interface PipelineOptions {
   prefix?: string;
   /** Ticks per second of the readings' "t" (default 1000 as in production; the latency bench uses 1e6). */
   stampScale?: number;
+  /**
+   * Plain only: send the host's time at set-up (default true, as sealed provisioning does). false leaves an
+   * emulated board's clock exactly the host clock (it follows performance.timeOrigin + performance.now()).
+   */
+  setBoardClock?: boolean;
   /** Throw-away SEALMQ_HOME (registry, flash files, firmware); default a new temp folder, removed by stop(). */
   home?: string;
   /** Keep the home folder at stop(). */
@@ -104,7 +109,8 @@ export interface CommandReply {
   roundTripMs: number;
 }
 
-export interface ClockSync { board: string; offsetMs: number; rttMs: number }
+/** offsetMs: the estimate (board − host); correctedMs: what the board's clock was moved back by (0: not moved). */
+export interface ClockSync { board: string; offsetMs: number; rttMs: number; correctedMs: number }
 
 export interface Pipeline {
   mode: PipelineMode;
@@ -130,8 +136,14 @@ export interface Pipeline {
   restartVerifier(): Promise<void>;
   /** Sends a command to a board and waits for its reply (sealed: through the registry's keys; plain: in clear). */
   command(deviceId: string, command: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<CommandReply>;
-  /** Aligns each board's clock with the host's (NTP-style over its console, best of `rounds`); returns what was corrected. */
-  syncClocks(rounds?: number): Promise<ClockSync[]>;
+  /**
+   * Estimates each board's clock offset from the host's (NTP-style over its console, best of `rounds`) and,
+   * with apply (default), corrects the board by (estimate − biasPerRtt × round trip) in one step on the
+   * board. biasPerRtt: the estimator's own error as a fraction of the round trip, measured on boards whose
+   * true offset is known to be 0 (the console's inbound path is slower than its outbound one, so the
+   * midpoint estimate reads the board ahead by about a third of the round trip here); default 0.
+   */
+  syncClocks(rounds?: number, apply?: boolean, biasPerRtt?: number): Promise<ClockSync[]>;
   /** Stops the boards' reporting (SEALMQ.stop) and returns how many messages each had handed to the broker. */
   stopReporting(): Promise<{ board: string; sent: number }[]>;
   /** Stops everything it started (verifier, boards, broker, registry) and removes the home unless keep. */
@@ -233,7 +245,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       const f = await flashBoard({ port: b.console, bundle, version });
       emit({ type: 'board', name: b.name, text: `flashed ${f.bytes} bytes in ${f.seconds.toFixed(1)} s (sha256 checked on the board)` });
       if (mode === 'plain') {
-        const s = await plainSetup(b.console, b.deviceId, brokerUrl, prefix, interval);
+        const s = await plainSetup(b.console, b.deviceId, brokerUrl, prefix, interval, o.setBoardClock ?? true);
         emit({ type: 'board', name: b.name, text: `set up in clear (${PLAIN_LABEL}): ${s.state}` });
       } else {
         // Throw-away demo boards keep an open console: the bench reads their clocks and stops them over it.
@@ -264,7 +276,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         }
         return plainCommand(brokerUrl, prefix, deviceId, command, args, timeoutMs);
       },
-      syncClocks: (rounds = 15) => Promise.all(boards.map((b) => syncClock(b, rounds))),
+      syncClocks: (rounds = 15, apply = true, biasPerRtt = 0) => Promise.all(boards.map((b) => syncClock(b, rounds, apply, biasPerRtt))),
       async stopReporting() {
         const out: { board: string; sent: number }[] = [];
         for (const b of boards) {
@@ -371,7 +383,7 @@ function subscribe(client: mqtt.MqttClient, filter: string): Promise<void> {
 }
 
 /** Sets up a board running the research plain firmware: device id, broker, interval, clock. No secrets. */
-export async function plainSetup(port: string, deviceId: string, brokerUrl: string, prefix: string, interval: number): Promise<{ state: string }> {
+export async function plainSetup(port: string, deviceId: string, brokerUrl: string, prefix: string, interval: number, setClock = true): Promise<{ state: string }> {
   const link = await openLink(port);
   const repl = await connectRepl(link);
   try {
@@ -379,7 +391,7 @@ export async function plainSetup(port: string, deviceId: string, brokerUrl: stri
     if (!String(v.v ?? '').endsWith(PLAIN_VERSION_SUFFIX)) {
       throw new SealmqError('device', `the board on ${port} does not run the research plain firmware (it says ${v.v})`, { hint: 'flash dist/firmware-plain.js first' });
     }
-    const cfg = { id: deviceId, broker: parseBrokerUrl(brokerUrl), prefix, interval, time: Date.now() / 1000 };
+    const cfg = { id: deviceId, broker: parseBrokerUrl(brokerUrl), prefix, interval, ...(setClock ? { time: Date.now() / 1000 } : {}) };
     const r = await smqCall<{ ok: boolean; error?: string }>(repl, `SEALMQ.provision(${JSON.stringify(cfg)})`, 15000);
     if (!r.ok) throw new SealmqError('device', `the plain board on ${port} refused its setup: ${r.error}`);
     const s = await smqCall<{ state?: string }>(repl, 'SEALMQ.status()');
@@ -421,7 +433,7 @@ export async function plainCommand(brokerUrl: string, prefix: string, deviceId: 
  * (setTime(getTime() - offset): no transit in it). The emulated board's clock is the host clock, so what
  * remains is the provisioning's setTime (sent over the console, late by its transit).
  */
-async function syncClock(b: PipelineBoard, rounds: number): Promise<ClockSync> {
+export async function syncClock(b: Pick<PipelineBoard, 'name' | 'console'>, rounds: number, apply = true, biasPerRtt = 0): Promise<ClockSync> {
   const link = await openLink(b.console);
   const repl = await connectRepl(link);
   try {
@@ -436,8 +448,10 @@ async function syncClock(b: PipelineBoard, rounds: number): Promise<ClockSync> {
       if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: board - (t0 + t1) / 2 };
     }
     if (!Number.isFinite(best.rtt)) throw new SealmqError('device', `the board ${b.name} did not tell its time`);
-    await repl.run(`setTime(getTime()-(${(best.offset / 1000).toFixed(7)}))`);
-    return { board: b.name, offsetMs: Math.round(best.offset * 1000) / 1000, rttMs: Math.round(best.rtt * 1000) / 1000 };
+    const fix = best.offset - biasPerRtt * best.rtt;
+    if (apply) await repl.run(`setTime(getTime()-(${(fix / 1000).toFixed(7)}))`);
+    const r3 = (x: number) => Math.round(x * 1000) / 1000;
+    return { board: b.name, offsetMs: r3(best.offset), rttMs: r3(best.rtt), correctedMs: apply ? r3(fix) : 0 };
   } finally {
     repl.detach();
     await link.close().catch(() => {});
