@@ -7,6 +7,7 @@ import { register as registerBuild } from './commands/build.js';
 import { register as registerEmulate } from './commands/emulate.js';
 import { register as registerDevices } from './commands/devices.js';
 import { register as registerUsers } from './commands/users.js';
+import { register as registerLogin } from './commands/login.js';
 import { register as registerBroker } from './commands/broker.js';
 import { register as registerVerify } from './commands/verify.js';
 import { register as registerProvision } from './commands/provision.js';
@@ -38,6 +39,7 @@ export function makeProgram(): Command {
   registerEmulate(program);
   registerDevices(program);
   registerUsers(program);
+  registerLogin(program);
   registerBroker(program);
   registerVerify(program);
   registerProvision(program);

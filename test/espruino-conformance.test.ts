@@ -9,7 +9,7 @@ import { buildFirmware } from '../host/build/bundle.js';
 import { startBroker } from '../host/broker/broker.js';
 import { espruinoBin, startEspruinoBoard } from '../host/espruino/process.js';
 import { openRegistry } from '../host/registry/registry.js';
-import { sealmq, tmpHome } from './cli-helpers.js';
+import { loginAs, sealmq, tmpHome } from './cli-helpers.js';
 
 const BIN = espruinoBin();
 const SKIP = 'skipped: ESPRUINO_BIN is not set (build Espruino\'s Linux binary from its public source and point ESPRUINO_BIN at it)';
@@ -37,6 +37,7 @@ maybe(`Espruino Linux build: the firmware is flashed, provisioned and verified o
   const reg = openRegistry({ home });
   await reg.unlock(PASS);
   await reg.addOperator({ name: 'vera', role: 'viewer', password: VIEWER, actor: 'test' });
+  await loginAs(home, PASS); // flash and provision need an operator session (docs/OPERATORS.md)
   const broker = await startBroker({ registry: reg, listen: 'mqtt://127.0.0.1:0' });
   const esp = await startEspruinoBoard(BIN!, home, join(home, 'ttyESP0'));
   t.teardown(async () => { await esp.stop(); await broker.close(); reg.close(); });

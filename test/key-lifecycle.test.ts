@@ -13,7 +13,7 @@ import { provisionBoard } from '../host/board/provision.js';
 import { spawnEmulator } from '../host/emulator/process.js';
 import { openRegistry } from '../host/registry/registry.js';
 import { registryVerifier } from '../host/verifier/run.js';
-import { sealmq, tmpHome } from './cli-helpers.js';
+import { enrolOperator, openSession, sealmq, tmpHome } from './cli-helpers.js';
 
 const PASS = 'key lifecycle passphrase';
 const ADMIN_PW = 'admin password, long enough';
@@ -24,7 +24,8 @@ test('rotate, replace, revoke through the broker and the verifier; old-epoch rep
   const env = { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: PASS };
   const reg = openRegistry({ home });
   await reg.unlock(PASS);
-  await reg.addOperator({ name: 'adam', role: 'admin', password: ADMIN_PW, actor: 'test' });
+  // adam: an admin with an authenticator, logged in (the session file in home): rotate, replace, revoke need it.
+  await openSession(reg, await enrolOperator(reg, 'adam', 'admin', ADMIN_PW), home);
   const events: BrokerEvent[] = [];
   const broker = await startBroker({ registry: reg, listen: 'mqtt://127.0.0.1:0', onEvent: (e) => events.push(e) });
   const fw = await firmwareBundle('emulated', join(home, 'dist'));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { startBroker } from '../host/broker/broker.js';
 import { spawnEmulator } from '../host/emulator/process.js';
 import { openRegistry } from '../host/registry/registry.js';
-import { sealmq, tmpHome } from './cli-helpers.js';
+import { loginAs, sealmq, tmpHome } from './cli-helpers.js';
 
 const PASS = 'pipeline test passphrase';
 const VIEWER = 'viewer password, long enough';
@@ -18,6 +18,7 @@ test('flash, provision and verify over a real PTY (socat) into an emulated board
   const reg = openRegistry({ home });
   await reg.unlock(PASS);
   await reg.addOperator({ name: 'vera', role: 'viewer', password: VIEWER, actor: 'test' });
+  await loginAs(home, PASS); // flash and provision need an operator session (docs/OPERATORS.md)
   const broker = await startBroker({ registry: reg, listen: 'mqtt://127.0.0.1:0' });
   const pty = join(home, 'ttyEMU0');
   const board = await spawnEmulator({ name: 'pty-board', flashFile: join(home, 'pty-board.flash'), board: 'emulated', pty });
@@ -54,6 +55,7 @@ test('bad input: nonexistent port, silent board, wrong passphrase, malformed ids
   const reg = openRegistry({ home });
   await reg.unlock(PASS);
   reg.close();
+  await loginAs(home, PASS);
   const env = { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: PASS };
   const oneLine = (s: string) => s.trim().split('\n').filter((l) => !l.startsWith('  →')).length === 1;
 

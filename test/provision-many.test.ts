@@ -12,7 +12,7 @@ import { classifyPort, KNOWN_USB_IDS, listPortsSysfs } from '../host/board/ports
 import { expandDevices, parseManifest, validatePlan } from '../host/board/provision-many.js';
 import { EmulatorProcess, spawnEmulator } from '../host/emulator/process.js';
 import { openRegistry } from '../host/registry/registry.js';
-import { BIN, sealmq, tmpHome } from './cli-helpers.js';
+import { BIN, loginAs, sealmq, tmpHome } from './cli-helpers.js';
 
 const port = (vendorId: string | null, productId: string | null, manufacturer: string | null = null) =>
   classifyPort({ path: '/dev/ttyUSB0', vendorId, productId, manufacturer, product: null, serialNumber: null });
@@ -114,6 +114,7 @@ test(`${N} emulated boards over PTYs at 115200 baud, provisioned at once; one lo
   const reg = openRegistry({ home });
   await reg.unlock(PASS);
   reg.close();
+  await loginAs(home, PASS); // provision needs an operator session (docs/OPERATORS.md)
   const fw = await firmwareBundle('emulated', join(home, 'dist'));
   const boards: EmulatorProcess[] = [];
   t.teardown(async () => { await Promise.all(boards.map((b) => b.stop())); });
@@ -183,6 +184,7 @@ test('several --port with a {nn} pattern (plain table), then --replace OLD --dev
   const reg = openRegistry({ home });
   await reg.unlock(PASS);
   reg.close();
+  await loginAs(home, PASS); // provision needs an operator session (docs/OPERATORS.md)
   const fw = await firmwareBundle('emulated', join(home, 'dist'));
   const boards = await Promise.all([0, 1, 2].map((i) => spawnEmulator({ name: `p-${i}`, flashFile: join(home, `p-${i}.flash`), board: 'emulated' })));
   t.teardown(async () => { await Promise.all(boards.map((b) => b.stop())); });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toHex } from '../core/bytes.js';
 import { openRegistry } from '../host/registry/registry.js';
+import { loginAs } from './cli-helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/sealmq.js', import.meta.url));
 const PASS = 'cli test passphrase';
@@ -73,9 +74,13 @@ test('users add: malformed names and short passwords are refused before anything
 test('users add and list: the password from the named variable, the registry passphrase checked, audited', async (t) => {
   const { home } = await provisionedHome();
   const env = { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: PASS, PW: 'long enough password' };
-  const ok = await sealmq(['users', 'add', 'vera', '--role', 'viewer', '--password-env', 'PW'], env);
+  // The first operator is an admin, authorised by the passphrase alone (docs/OPERATORS.md); it stays
+  // pending until a first code confirms its authenticator (test/operators-cli.test.ts goes on from here).
+  const ok = await sealmq(['users', 'add', 'adam', '--role', 'admin', '--password-env', 'PW'], env);
   t.is(ok.code, 0, ok.stderr);
-  t.is(ok.stdout, 'added viewer vera\n');
+  t.regex(ok.stdout, /^added admin adam \(the first operator: authorised by the registry passphrase\)\n/);
+  t.regex(ok.stdout, /otpauth:\/\/totp\/sealmq:adam\?secret=[A-Z2-7]{32}&/);
+  t.regex(ok.stdout, /adam is pending: confirm a first code with `sealmq users confirm adam`/);
   const wrong = await sealmq(['users', 'add', 'adam', '--role', 'admin', '--password-env', 'PW'], { ...env, SEALMQ_PASSPHRASE: 'not the passphrase' });
   t.is(wrong.code, 5);
   t.regex(wrong.stderr, /wrong passphrase/);
@@ -83,15 +88,16 @@ test('users add and list: the password from the named variable, the registry pas
   t.is(none.code, 5);
   t.regex(none.stderr, /SEALMQ_PASSPHRASE/);
   const list = await sealmq(['users', 'list', '--json'], { SEALMQ_HOME: home });
-  t.deepEqual(JSON.parse(list.stdout).map((u: { name: string; role: string }) => [u.name, u.role]), [['vera', 'viewer']]);
+  t.deepEqual(JSON.parse(list.stdout).map((u: { name: string; role: string; status: string }) => [u.name, u.role, u.status]), [['adam', 'admin', 'pending']]);
   const reg = openRegistry({ home });
-  t.deepEqual(reg.auditLog({ action: 'operator.add' }).map((e) => e.detail), [{ name: 'vera', role: 'viewer' }]);
+  t.deepEqual(reg.auditLog({ action: 'operator.add' }).map((e) => e.detail), [{ name: 'adam', role: 'admin', status: 'pending', bootstrap: true }]);
   reg.close();
 });
 
 test('devices list and show never print a secret; export does, only with the passphrase, and is audited', async (t) => {
   const { home, root, otpSeed } = await provisionedHome();
   const env = { SEALMQ_HOME: home };
+  await loginAs(home, PASS);
   const table = await sealmq(['devices', 'list'], env);
   t.is(table.code, 0, table.stderr);
   t.regex(table.stdout, /^ID\s+STATUS\s+EPOCH\s+CREATED\s+LAST SEEN\nnode-01\s+active\s+0\s+\d{4}-/);
@@ -130,6 +136,7 @@ test('devices list and show never print a secret; export does, only with the pas
 
 test('devices revoke: audited, and the device shows as revoked', async (t) => {
   const { home } = await provisionedHome();
+  await loginAs(home, PASS);
   const r = await sealmq(['devices', 'revoke', 'node-01', '--reason', 'lost'], { SEALMQ_HOME: home });
   t.is(r.code, 0, r.stderr);
   const list = JSON.parse((await sealmq(['devices', 'list', '--json'], { SEALMQ_HOME: home })).stdout);

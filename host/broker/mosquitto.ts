@@ -16,7 +16,7 @@ export interface MosquittoPolicy {
   prefix: string;
   /** Active devices (revoked ones get no password and no ACL entry). */
   devices: string[];
-  operators: { name: string; role: 'admin' | 'viewer' }[];
+  operators: { name: string; role: 'admin' | 'technician' | 'viewer' }[];
 }
 
 export const CONF_FILE = 'mosquitto.conf';
@@ -50,7 +50,7 @@ export function checkPolicy(p: MosquittoPolicy): void {
   for (const op of p.operators) {
     const why = identityProblem('operator name', op?.name, typeof op?.name === 'string' && OPERATOR_NAME_PATTERN.test(op.name));
     if (why) throw refuse(why);
-    if (op.role !== 'admin' && op.role !== 'viewer') throw refuse(`operator ${op.name} has role ${JSON.stringify(op.role)}`);
+    if (op.role !== 'admin' && op.role !== 'technician' && op.role !== 'viewer') throw refuse(`operator ${op.name} has role ${JSON.stringify(op.role)}`);
     if (seen.has(op.name)) throw refuse(`${op.name} is both a device and an operator, or listed twice`);
     seen.add(op.name);
   }
@@ -59,7 +59,7 @@ export function checkPolicy(p: MosquittoPolicy): void {
 /**
  * The ACL file: one `user` block per principal, nothing outside a block (Mosquitto applies such lines to
  * anonymous clients), no `pattern` lines, no '#', nothing under '$'. Same table as docs/BROKER.md:
- * a device writes its own up and reads its own down; a viewer reads <p>/+/up; an admin reads <p>/+/up and
+ * a device writes its own up and reads its own down; a viewer or technician reads <p>/+/up; an admin reads <p>/+/up and
  * writes <p>/<id>/down for each registered device.
  */
 export function mosquittoAcl(p: MosquittoPolicy): string {
@@ -162,12 +162,12 @@ export async function hashPasswordFile(entries: [string, string][], bin = proces
   }
 }
 
-/** The policy the registry holds now: active devices and every operator. */
+/** The policy the registry holds now: active devices and active operators (a locked or unconfirmed one gets no entry). */
 export function policyFromRegistry(reg: Registry, prefix: string): MosquittoPolicy {
   return {
     prefix,
     devices: reg.listDevices().filter((d) => d.status === 'active').map((d) => d.id),
-    operators: reg.listOperators().map((o) => ({ name: o.name, role: o.role })),
+    operators: reg.listOperators().filter((o) => o.status === 'active').map((o) => ({ name: o.name, role: o.role })),
   };
 }
 

@@ -5,7 +5,7 @@ import { isDeviceId } from '../../core/ids.js';
 
 export type Principal =
   | { kind: 'device'; id: string }
-  | { kind: 'operator'; name: string; role: 'admin' | 'viewer' };
+  | { kind: 'operator'; name: string; role: 'admin' | 'technician' | 'viewer' };
 
 export interface Decision {
   allow: boolean;
@@ -47,7 +47,8 @@ export function publishDecision(p: Principal, prefix: string, topic: string): De
     return t.channel === 'up' ? ALLOW : deny('device-publishes-only-up');
   }
   if (p.role === 'admin') return t.channel === 'down' ? ALLOW : deny('admin-publishes-only-down');
-  return deny('viewer-publishes-nothing');
+  // A technician reads telemetry like a viewer (to see a new board report) and commands nothing (docs/OPERATORS.md).
+  return deny(p.role === 'technician' ? 'technician-publishes-nothing' : 'viewer-publishes-nothing');
 }
 
 /** May this principal SUBSCRIBE with this filter? Wildcards only where the policy names them. */
@@ -59,7 +60,7 @@ export function subscribeDecision(p: Principal, prefix: string, filter: string):
     if (t.id !== p.id) return deny(t.id === '+' || t.id === '#' ? 'wildcard' : 'other-device-topic');
     return t.channel === 'down' ? ALLOW : deny('device-reads-only-down');
   }
-  // viewer and admin: telemetry, <prefix>/+/up or one device's up topic.
+  // viewer, technician and admin: telemetry, <prefix>/+/up or one device's up topic.
   if (t.channel !== 'up') return deny('operator-reads-only-up');
   return t.id === '+' || isDeviceId(t.id) ? ALLOW : deny('topic-not-allowed');
 }

@@ -1,7 +1,8 @@
 // `sealmq devices list|show|export|revoke|rotate`: the device registry for people. list and show never print a
 // secret; export prints the current secrets only after the passphrase verifies, and is audited.
 import { Command } from 'commander';
-import { checkDeviceId, DeviceInfo, localActor } from '../registry/registry.js';
+import { checkDeviceId, DeviceInfo } from '../registry/registry.js';
+import { requireSession } from '../operators/session.js';
 import { inputError } from '../errors.js';
 import { isoTime, openUnlockedRegistry, table, withRegistry } from './passphrase.js';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
@@ -73,7 +74,8 @@ export function register(program: Command): void {
     .description("print a device's current secrets as JSON (needs the passphrase; audited)")
     .argument('<id>', 'device id', deviceIdArg)
     .action(async (id: string) => {
-      const s = await withRegistry(true, (reg) => reg.exportSecrets(id, localActor()));
+      const session = requireSession('devices.export');
+      const s = await withRegistry(true, (reg) => reg.exportSecrets(id, session.actor));
       process.stdout.write(JSON.stringify(s, null, 2) + '\n');
     });
 
@@ -82,9 +84,10 @@ export function register(program: Command): void {
     .argument('<id>', 'device id', deviceIdArg)
     .option('--reason <text>', 'why, for the audit log')
     .action(async (id: string, o: { reason?: string }) => {
+      const session = requireSession('devices.revoke');
       const d = await withRegistry(false, (reg) => {
         if (!reg.getDevice(id)) throw inputError(`no device ${id} in the registry`);
-        return reg.revokeDevice(id, localActor(), o.reason);
+        return reg.revokeDevice(id, session.actor, o.reason);
       });
       process.stdout.write(`revoked ${d.id}\n`);
     });
@@ -94,12 +97,13 @@ export function register(program: Command): void {
     .argument('<id>', 'device id', deviceIdArg)
     .option('--json', 'one JSON object')
     .action(async (id: string, o) => {
-      const creds = await operatorCredentials(o.user, o.passwordEnv);
+      const session = requireSession('devices.rotate');
+      const creds = await operatorCredentials(o.user, o.passwordEnv, session.operator);
       const registry = await openUnlockedRegistry();
       try {
         const r = await rotateDevice({
           registry, brokerUrl: o.broker, username: creds.username, password: creds.password, deviceId: id, prefix: o.prefix,
-          timeoutMs: o.timeout * 1000, actor: localActor(),
+          timeoutMs: o.timeout * 1000, actor: session.actor,
         });
         if (o.json) process.stdout.write(JSON.stringify({ ok: true, ...r }) + '\n');
         else process.stdout.write(`${r.device} moved from key epoch ${r.from} to ${r.to} (confirmed by its reply in ${r.roundTripMs.toFixed(0)} ms)\n`);

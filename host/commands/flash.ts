@@ -5,6 +5,7 @@ import { flashBoard } from '../board/flash.js';
 import { firmwareBundle } from '../board/firmware-bundle.js';
 import { deviceError, inputError } from '../errors.js';
 import { progress } from './progress.js';
+import { requireSession } from '../operators/session.js';
 
 /** A serial device path that does not exist is the commonest mistake: say so before anything else. */
 export function checkPortExists(port: string): void {
@@ -22,6 +23,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as one JSON object')
     .action(async (o) => {
       checkPortExists(o.port);
+      requireSession('flash');
       let bundle: Uint8Array;
       let version: string | null;
       if (o.bundle) {

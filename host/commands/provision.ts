@@ -6,7 +6,8 @@ import { DEFAULT_PREFIX } from '../../core/ids.js';
 import { checkProvisionInput, provisionBoard } from '../board/provision.js';
 import { deviceError, inputError } from '../errors.js';
 import { BoardResult, expandDevices, PlanEntry, provisionMany, readManifest, validatePlan } from '../board/provision-many.js';
-import { checkDeviceId, localActor } from '../registry/registry.js';
+import { checkDeviceId } from '../registry/registry.js';
+import { requireSession } from '../operators/session.js';
 import { openUnlockedRegistry } from './passphrase.js';
 import { progress } from './progress.js';
 import { table } from './passphrase.js';
@@ -46,6 +47,8 @@ nothing is recorded: fix the cause and run the same command again.`)
       checkProvisionInput({ deviceId: o.device, broker: o.broker, interval: o.interval });
       checkPortExists(o.port);
       const wifi = wifiOption(o);
+      // Changing who an existing identity is (--replace, --rekey) is an admin's; new boards a technician's too.
+      const session = requireSession(o.replace !== undefined || o.rekey ? 'provision.replace' : 'provision');
       const registry = await openUnlockedRegistry();
       const bar = progress(!o.json, `provision ${o.device}`);
       try {
@@ -53,12 +56,12 @@ nothing is recorded: fix the cause and run the same command again.`)
         if (replacing === 'same-id') o.rekey = true;
         const r = await provisionBoard({
           port: o.port, deviceId: o.device, broker: o.broker, interval: o.interval, prefix: o.prefix, k: o.k, wifi,
-          registry, actor: localActor(), rekey: !!o.rekey, link: { baud: o.baud },
+          registry, actor: session.actor, rekey: !!o.rekey, link: { baud: o.baud },
           onStep: (s, done, total) => bar.update(s, done, total),
         });
         bar.stop();
         if (replacing) {
-          const actor = localActor();
+          const actor = session.actor;
           if (replacing === 'new-id') registry.revokeDevice(o.replace, actor, `replaced by ${o.device}`);
           registry.audit({ actor, action: 'device.replace', device: o.device, detail: { replaced: o.replace, port: o.port, epoch: r.epoch } });
         }
@@ -113,6 +116,7 @@ async function provisionSeveral(o: any, ports: string[]): Promise<void> {
   checkProvisionInput({ deviceId: plan[0].deviceId, broker: o.broker, interval: o.interval });
   if (o.concurrency !== undefined && !(o.concurrency >= 1 && o.concurrency <= 64)) throw inputError('--concurrency: 1..64');
   const wifi = wifiOption(o);
+  const session = requireSession(o.rekey ? 'provision.replace' : 'provision');
   const registry = await openUnlockedRegistry();
   const started = Date.now();
   const bar = boardProgress(o, plan);
@@ -120,7 +124,7 @@ async function provisionSeveral(o: any, ports: string[]): Promise<void> {
   try {
     results = await provisionMany({
       plan, registry, concurrency: o.concurrency, skipProvisioned: true, broker: o.broker, interval: o.interval, prefix: o.prefix, k: o.k, wifi,
-      actor: localActor(), rekey: !!o.rekey, link: { baud: o.baud },
+      actor: session.actor, rekey: !!o.rekey, link: { baud: o.baud },
       onStep: (e, s, done, total) => bar.update(e, s, done, total),
     });
   } finally {

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { DEFAULT_PREFIX, isDeviceId } from '../../core/ids.js';
 import { sendCommand } from '../board/send.js';
 import { EXIT, inputError } from '../errors.js';
-import { localActor } from '../registry/registry.js';
+import { requireSession } from '../operators/session.js';
 import { openUnlockedRegistry } from './passphrase.js';
 import { adminSendOptions, operatorCredentials } from './operator.js';
 
@@ -20,12 +20,13 @@ export function register(program: Command): void {
       let args: unknown;
       try { args = JSON.parse(o.args); } catch { throw inputError(`--args: not JSON: ${o.args}`); }
       if (!args || typeof args !== 'object' || Array.isArray(args)) throw inputError('--args: must be a JSON object');
-      const creds = await operatorCredentials(o.user, o.passwordEnv);
+      const session = requireSession('send');
+      const creds = await operatorCredentials(o.user, o.passwordEnv, session.operator);
       const registry = await openUnlockedRegistry();
       try {
         const r = await sendCommand({
           registry, brokerUrl: o.broker, username: creds.username, password: creds.password, deviceId: o.device,
-          command: o.command, args: args as Record<string, unknown>, prefix: o.prefix, timeoutMs: o.timeout * 1000, actor: localActor(),
+          command: o.command, args: args as Record<string, unknown>, prefix: o.prefix, timeoutMs: o.timeout * 1000, actor: session.actor,
         });
         if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
         else process.stdout.write(`${r.device} replied to ${r.command} #${r.counter} in ${r.roundTripMs.toFixed(0)} ms (epoch ${r.replyEpoch}): ${JSON.stringify(r.reply)}\n`);

@@ -24,10 +24,15 @@ export type Clock = () => number;
 export type DeviceStatus = 'active' | 'revoked';
 export type EpochStatus = 'current' | 'old' | 'revoked';
 export type Direction = 'up' | 'down';
-export type Role = 'admin' | 'viewer';
+export type Role = 'admin' | 'technician' | 'viewer';
+export const ROLES: readonly Role[] = ['admin', 'technician', 'viewer'];
+/** pending: TOTP not confirmed yet; locked: too many failed attempts (docs/OPERATORS.md). */
+export type OperatorStatus = 'pending' | 'active' | 'locked';
 
 export const ROOT_LEN = 32;
 export const OTP_SEED_LEN = 20;
+/** An operator's TOTP seed: 160 bits (RFC 4226 §4 R6). */
+export const OPERATOR_SEED_LEN = 20;
 /** Operator names: also their MQTT user names; disjoint from device ids in one registry. */
 export const OPERATOR_NAME_PATTERN = /^[a-z][a-z0-9._-]{0,31}$/;
 export const MIN_PASSWORD_LENGTH = 12;
@@ -95,9 +100,29 @@ export interface ProvisionRecord {
 export interface OperatorInfo {
   name: string;
   role: Role;
+  status: OperatorStatus;
+  /** Has an enrolled TOTP authenticator (needed for `sealmq login`). */
+  hasTotp: boolean;
+  /** Consecutive failed attempts (login, password reset). */
+  failures: number;
   createdAt: number;
   updatedAt: number;
 }
+
+export interface SessionInfo {
+  operator: string;
+  role: Role;
+  status: OperatorStatus;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export type OperatorAttempt =
+  | { kind: 'unknown' }
+  | { kind: 'pending' }
+  | { kind: 'locked'; failures: number }
+  | { kind: 'wait'; waitMs: number; failures: number }
+  | { kind: 'go'; failures: number };
 
 export interface AuditEntry {
   seq: number;
@@ -141,6 +166,7 @@ const VERIFIER_TEXT = 'sealmq registry key verifier v1';
 const AUDIT_KEY_TEXT = 'sealmq audit key v1\0';
 const BROKER_PW_TEXT = 'sealmq broker password v1\0';
 const RECORD_VERSION = 1;
+const OPERATOR_SEED_TEXT = 'sealmq operator totp v1\0';
 /** Detail keys that would mean a secret is about to be written to the audit log. */
 const SECRET_KEY = /(secret|password|passphrase|seed|^root$|^key$|^keys$|privkey|token)/i;
 
@@ -238,6 +264,28 @@ function deviceFromRow(r: DeviceRow): DeviceInfo {
     id: r.id, status: r.status, epoch: r.epoch, createdAt: r.created_at, updatedAt: r.updated_at, lastSeenAt: r.last_seen_at,
     brokerUrl: r.broker_url, interval: r.interval_s, board: r.board, info: JSON.parse(r.info),
   };
+}
+
+interface OperatorRow {
+  name: string; role: Role; status: OperatorStatus; pw_hash: Buffer; pw_salt: Buffer; pw_kdf: string;
+  totp_nonce: Buffer | null; totp_box: Buffer | null; totp_last_step: number | null; failures: number; next_try_at: number;
+  created_at: number; updated_at: number;
+}
+
+function operatorFromRow(r: OperatorRow): OperatorInfo {
+  return {
+    name: r.name, role: r.role, status: r.status, hasTotp: r.totp_box !== null, failures: r.failures,
+    createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+}
+
+/** The operator's name is bound inside the sealed seed, so one operator's row cannot be pasted onto another's. */
+function operatorSeedTag(name: string): Buffer {
+  return Buffer.from(OPERATOR_SEED_TEXT + name + '\0', 'utf8');
+}
+
+function operatorSeedRecord(name: string, seed: Uint8Array): Uint8Array {
+  return new Uint8Array(Buffer.concat([operatorSeedTag(name), seed]));
 }
 
 /** Opens (creating if needed) the registry. Secrets need unlock(passphrase) first; the rest works locked. */
@@ -757,55 +805,270 @@ export class Registry {
     return r ? r.last_step : null;
   }
 
-  // ── operators ──────────────────────────────────────────────────────────────────────────────────────
+  // ── operators (docs/OPERATORS.md; the policy around these lives in host/operators/) ────────────────
 
-  async addOperator(p: { name: string; role: Role; password: string; actor: string }): Promise<OperatorInfo> {
-    const name = checkOperatorName(p.name);
-    if (p.role !== 'admin' && p.role !== 'viewer') throw inputError(`role must be admin or viewer, got ${JSON.stringify(p.role)}`);
-    const problem = passwordProblem(name, p.password);
-    if (problem) throw inputError(problem);
-    const salt = randomSalt();
-    const hash = await scrypt(p.password, salt, PASSWORD_KDF);
-    const now = this.clock();
-    this.tx(() => {
-      if (this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(name)) throw inputError(`${name} is already a device id`, 'operator names and device ids must differ');
-      if (this.db.prepare('SELECT 1 FROM operators WHERE name = ?').get(name)) throw inputError(`operator ${name} already exists`);
-      this.db.prepare('INSERT INTO operators(name, role, pw_hash, pw_salt, pw_kdf, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(name, p.role, Buffer.from(hash), Buffer.from(salt), JSON.stringify({ alg: 'scrypt', ...PASSWORD_KDF }), now, now);
-      this.insertAudit({ actor: p.actor, action: 'operator.add', detail: { name, role: p.role } }, now);
-    });
-    return { name, role: p.role, createdAt: now, updatedAt: now };
+  /** The registry's clock (ms): host/operators computes TOTP steps and session expiry on the same one. */
+  now(): number {
+    return this.clock();
   }
 
-  listOperators(): OperatorInfo[] {
-    return (this.db.prepare('SELECT name, role, created_at, updated_at FROM operators ORDER BY name').all() as
-      { name: string; role: Role; created_at: number; updated_at: number }[])
-      .map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at, updatedAt: r.updated_at }));
+  private operatorRow(name: string): OperatorRow | undefined {
+    if (typeof name !== 'string' || !OPERATOR_NAME_PATTERN.test(name)) return undefined;
+    return this.db.prepare('SELECT * FROM operators WHERE name = ?').get(name) as OperatorRow | undefined;
   }
 
-  getOperator(name: string): OperatorInfo | null {
-    if (!OPERATOR_NAME_PATTERN.test(name)) return null;
-    const r = this.db.prepare('SELECT name, role, created_at, updated_at FROM operators WHERE name = ?').get(name) as
-      { name: string; role: Role; created_at: number; updated_at: number } | undefined;
-    return r ? { name: r.name, role: r.role, createdAt: r.created_at, updatedAt: r.updated_at } : null;
+  private requireOperator(name: string): OperatorRow {
+    const r = this.operatorRow(name);
+    if (!r) throw inputError(`no operator ${name} in the registry`, 'see `sealmq users list`');
+    return r;
   }
 
   /**
-   * The operator if the password is right, else null. Unknown names cost the same scrypt as known ones,
-   * and the hashes are compared in constant time.
+   * Adds an operator. With otpSeed (the CLI always gives one) the operator is 'pending' until
+   * activateOperator() sees a first valid code; the seed is sealed under the registry key (unlocked only).
+   * Without one the operator is active with no authenticator: it can log in to the broker with its
+   * password (the demo's throw-away registries) but never open a session (`sealmq login`).
+   */
+  async addOperator(p: { name: string; role: Role; password: string; actor: string; otpSeed?: Uint8Array; detail?: Record<string, unknown> }): Promise<OperatorInfo> {
+    const name = checkOperatorName(p.name);
+    if (!ROLES.includes(p.role)) throw inputError(`role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(p.role)}`);
+    const problem = passwordProblem(name, p.password);
+    if (problem) throw inputError(problem);
+    checkAuditDetail(p.detail ?? {});
+    let sealed: { nonce: Uint8Array; box: Uint8Array } | null = null;
+    if (p.otpSeed !== undefined) {
+      checkBytes('operator TOTP seed', p.otpSeed, OPERATOR_SEED_LEN);
+      sealed = sealBox(this.requireKey(), operatorSeedRecord(name, p.otpSeed));
+    }
+    const salt = randomSalt();
+    const hash = await scrypt(p.password, salt, PASSWORD_KDF);
+    const now = this.clock();
+    const status: OperatorStatus = sealed ? 'pending' : 'active';
+    this.tx(() => {
+      if (this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(name)) throw inputError(`${name} is already a device id`, 'operator names and device ids must differ');
+      if (this.db.prepare('SELECT 1 FROM operators WHERE name = ?').get(name)) throw inputError(`operator ${name} already exists`);
+      this.db.prepare(`INSERT INTO operators(name, role, status, pw_hash, pw_salt, pw_kdf, totp_nonce, totp_box, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(name, p.role, status, Buffer.from(hash), Buffer.from(salt), JSON.stringify({ alg: 'scrypt', ...PASSWORD_KDF }),
+          sealed ? Buffer.from(sealed.nonce) : null, sealed ? Buffer.from(sealed.box) : null, now, now);
+      this.insertAudit({ actor: p.actor, action: 'operator.add', detail: { name, role: p.role, status, ...(p.detail ?? {}) } }, now);
+    });
+    return operatorFromRow(this.requireOperator(name));
+  }
+
+  listOperators(): OperatorInfo[] {
+    return (this.db.prepare('SELECT * FROM operators ORDER BY name').all() as OperatorRow[]).map(operatorFromRow);
+  }
+
+  getOperator(name: string): OperatorInfo | null {
+    const r = this.operatorRow(name);
+    return r ? operatorFromRow(r) : null;
+  }
+
+  /**
+   * The operator if the password is right and the account is active, else null (the broker's password
+   * login). Unknown names cost the same scrypt as known ones; hashes are compared in constant time.
    */
   async verifyOperator(name: string, password: string): Promise<OperatorInfo | null> {
-    const r = typeof name === 'string' && OPERATOR_NAME_PATTERN.test(name)
-      ? this.db.prepare('SELECT * FROM operators WHERE name = ?').get(name) as
-        { name: string; role: Role; pw_hash: Buffer; pw_salt: Buffer; pw_kdf: string; created_at: number; updated_at: number } | undefined
-      : undefined;
+    const r = this.operatorRow(name);
+    const ok = await this.passwordMatches(r, password);
+    return r && ok && r.status === 'active' ? operatorFromRow(r) : null;
+  }
+
+  /** Whether the password is the operator's, whatever the account status (login and reset check status themselves). */
+  async checkOperatorPassword(name: string, password: string): Promise<boolean> {
+    const r = this.operatorRow(name);
+    return (await this.passwordMatches(r, password)) && r !== undefined;
+  }
+
+  private async passwordMatches(r: OperatorRow | undefined, password: string): Promise<boolean> {
     const pw = typeof password === 'string' ? password.slice(0, MAX_PASSWORD_LENGTH * 4) : '';
     const params = r ? JSON.parse(r.pw_kdf) as ScryptParams : PASSWORD_KDF;
     const salt = r ? u8(r.pw_salt) : new Uint8Array(16);
     const got = await scrypt(pw, salt, { N: params.N, r: params.r, p: params.p });
     const want = r ? u8(r.pw_hash) : new Uint8Array(got.length);
-    const ok = ctEqual(got, want);
-    return r && ok ? { name: r.name, role: r.role, createdAt: r.created_at, updatedAt: r.updated_at } : null;
+    return ctEqual(got, want) && r !== undefined;
+  }
+
+  /** The operator's TOTP seed (unlocked registry), or null when it has no authenticator. A copy: wipe it after use. */
+  operatorTotpSeed(name: string): Uint8Array | null {
+    const key = this.requireKey();
+    const r = this.requireOperator(name);
+    if (r.totp_nonce === null || r.totp_box === null) return null;
+    const pt = openBox(key, { nonce: u8(r.totp_nonce), box: u8(r.totp_box) });
+    const want = operatorSeedTag(name);
+    if (!pt || pt.length !== want.length + OPERATOR_SEED_LEN || !Buffer.from(pt.subarray(0, want.length)).equals(want)) {
+      wipe(pt);
+      throw new SealmqError('internal', `the TOTP seed of operator ${name} does not open: the registry was altered`);
+    }
+    const seed = pt.slice(want.length);
+    wipe(pt);
+    return seed;
+  }
+
+  /**
+   * A new authenticator (recovery, or a legacy operator enrolling): the new seed sealed, the account
+   * 'pending' until a first valid code, back-off cleared, every session of the operator ended. Audited.
+   */
+  resetOperatorTotp(name: string, seed: Uint8Array, actor: string, action: string, detail: Record<string, unknown> = {}): void {
+    checkBytes('operator TOTP seed', seed, OPERATOR_SEED_LEN);
+    checkAuditDetail(detail);
+    const sealed = sealBox(this.requireKey(), operatorSeedRecord(name, seed));
+    const now = this.clock();
+    this.tx(() => {
+      this.requireOperator(name);
+      this.db.prepare(`UPDATE operators SET status = 'pending', totp_nonce = ?, totp_box = ?, totp_last_step = NULL, failures = 0,
+        next_try_at = 0, updated_at = ? WHERE name = ?`).run(Buffer.from(sealed.nonce), Buffer.from(sealed.box), now, name);
+      this.db.prepare('DELETE FROM sessions WHERE operator = ?').run(name);
+      this.insertAudit({ actor, action, detail: { name, ...detail } }, now);
+    });
+  }
+
+  /** A pending operator's first valid code (its step) makes the account active; the step counts as used. Audited. */
+  activateOperator(name: string, step: number, actor: string): OperatorInfo {
+    if (!Number.isSafeInteger(step) || step < 0) throw inputError('TOTP step must be a non-negative integer');
+    const now = this.clock();
+    return this.tx((): OperatorInfo => {
+      const r = this.requireOperator(name);
+      if (r.status !== 'pending') throw inputError(`operator ${name} is ${r.status}, not waiting for a first code`);
+      this.db.prepare(`UPDATE operators SET status = 'active', totp_last_step = ?, failures = 0, next_try_at = 0, updated_at = ? WHERE name = ?`)
+        .run(step, now, name);
+      this.insertAudit({ actor, action: 'operator.enrol', detail: { name, role: r.role } }, now);
+      return operatorFromRow(this.requireOperator(name));
+    });
+  }
+
+  /**
+   * Starts an authentication attempt (login, password reset) under the account's back-off: refused
+   * unchecked while the account is locked or inside its back-off delay; otherwise the attempt is counted
+   * as a failure at once (so a crash or a concurrent attempt cannot skip the delay) and the next delay
+   * set; operatorAttemptSucceeded() clears it. backoffMs(n): the delay after the n-th consecutive failure.
+   */
+  beginOperatorAttempt(name: string, backoffMs: (failures: number) => number): OperatorAttempt {
+    const now = this.clock();
+    return this.tx((): OperatorAttempt => {
+      const r = this.operatorRow(name);
+      if (!r) return { kind: 'unknown' };
+      if (r.status === 'locked') return { kind: 'locked', failures: r.failures };
+      if (r.status === 'pending') return { kind: 'pending' };
+      if (now < r.next_try_at) return { kind: 'wait', waitMs: r.next_try_at - now, failures: r.failures };
+      const failures = r.failures + 1;
+      const next = now + Math.max(0, Math.floor(backoffMs(failures)));
+      this.db.prepare('UPDATE operators SET failures = ?, next_try_at = ? WHERE name = ?').run(failures, next, name);
+      return { kind: 'go', failures };
+    });
+  }
+
+  /**
+   * The attempt failed (it was already counted): audits it, and locks the account once `maxFailures`
+   * consecutive failures are reached (audited as operator.lock).
+   */
+  operatorAttemptFailed(name: string, o: { maxFailures: number; actor: string; action: string; detail?: Record<string, unknown> }): { failures: number; locked: boolean; retryAt: number } {
+    checkAuditDetail(o.detail ?? {});
+    const now = this.clock();
+    return this.tx(() => {
+      const r = this.requireOperator(name);
+      this.insertAudit({ actor: o.actor, action: o.action, detail: { name, failures: r.failures, ...(o.detail ?? {}) } }, now);
+      let locked = r.status === 'locked';
+      if (!locked && r.failures >= o.maxFailures) {
+        this.db.prepare(`UPDATE operators SET status = 'locked', updated_at = ? WHERE name = ?`).run(now, name);
+        this.db.prepare('DELETE FROM sessions WHERE operator = ?').run(name);
+        this.insertAudit({ actor: 'registry', action: 'operator.lock', detail: { name, failures: r.failures } }, now);
+        locked = true;
+      }
+      return { failures: r.failures, locked, retryAt: r.next_try_at };
+    });
+  }
+
+  /**
+   * The password and the code were right: accepts the code's TOTP step only if it is later than every
+   * step accepted before for this operator (each step once, across processes), then clears the back-off.
+   * false: the step was used already (the caller records the failure).
+   */
+  operatorAttemptSucceeded(name: string, step: number): boolean {
+    if (!Number.isSafeInteger(step) || step < 0) throw inputError('TOTP step must be a non-negative integer');
+    const now = this.clock();
+    return this.tx((): boolean => {
+      const r = this.requireOperator(name);
+      if (r.status !== 'active') return false;
+      if (r.totp_last_step !== null && step <= r.totp_last_step) return false;
+      this.db.prepare('UPDATE operators SET totp_last_step = ?, failures = 0, next_try_at = 0, updated_at = ? WHERE name = ?').run(step, now, name);
+      return true;
+    });
+  }
+
+  /** Unlocks a locked account (or clears a back-off): failures and delay cleared. Audited. */
+  unlockOperator(name: string, actor: string): OperatorInfo {
+    const now = this.clock();
+    return this.tx((): OperatorInfo => {
+      const r = this.requireOperator(name);
+      const status: OperatorStatus = r.status === 'locked' ? 'active' : r.status;
+      this.db.prepare('UPDATE operators SET status = ?, failures = 0, next_try_at = 0, updated_at = ? WHERE name = ?').run(status, now, name);
+      this.insertAudit({ actor, action: 'operator.unlock', detail: { name, was: r.status, failures: r.failures } }, now);
+      return operatorFromRow(this.requireOperator(name));
+    });
+  }
+
+  /** A new password (scrypt, fresh salt); every session of the operator ends. Audited (never the password). */
+  async setOperatorPassword(name: string, password: string, actor: string, action: string, detail: Record<string, unknown> = {}): Promise<void> {
+    this.requireOperator(name);
+    const problem = passwordProblem(name, password);
+    if (problem) throw inputError(problem);
+    checkAuditDetail(detail);
+    const salt = randomSalt();
+    const hash = await scrypt(password, salt, PASSWORD_KDF);
+    const now = this.clock();
+    this.tx(() => {
+      this.requireOperator(name);
+      this.db.prepare('UPDATE operators SET pw_hash = ?, pw_salt = ?, pw_kdf = ?, updated_at = ? WHERE name = ?')
+        .run(Buffer.from(hash), Buffer.from(salt), JSON.stringify({ alg: 'scrypt', ...PASSWORD_KDF }), now, name);
+      this.db.prepare('DELETE FROM sessions WHERE operator = ?').run(name);
+      this.insertAudit({ actor, action, detail: { name, ...detail } }, now);
+    });
+  }
+
+  /** Removes an operator, its sessions and its static broker password. Audited. */
+  removeOperator(name: string, actor: string): void {
+    const now = this.clock();
+    this.tx(() => {
+      const r = this.requireOperator(name);
+      this.db.prepare('DELETE FROM sessions WHERE operator = ?').run(name);
+      this.db.prepare('DELETE FROM broker_passwords WHERE principal = ?').run('operator:' + name);
+      this.db.prepare('DELETE FROM operators WHERE name = ?').run(name);
+      this.insertAudit({ actor, action: 'operator.remove', detail: { name, role: r.role } }, now);
+    });
+  }
+
+  // ── sessions: only the SHA-256 of each token is kept ───────────────────────────────────────────────
+
+  /** Records a session for an active operator until expiresAt, audited as operator.login; expired rows are purged. */
+  createSession(name: string, tokenHash: string, expiresAt: number, detail: Record<string, unknown> = {}): void {
+    if (!/^[0-9a-f]{64}$/.test(tokenHash)) throw inputError('a session token hash is 64 hex digits');
+    checkAuditDetail(detail);
+    const now = this.clock();
+    if (!(Number.isSafeInteger(expiresAt) && expiresAt > now)) throw inputError('a session must expire in the future');
+    this.tx(() => {
+      const r = this.requireOperator(name);
+      if (r.status !== 'active') throw new SealmqError('auth', `operator ${name} is ${r.status}`);
+      this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
+      this.db.prepare('INSERT INTO sessions(token_hash, operator, created_at, expires_at) VALUES (?, ?, ?, ?)').run(tokenHash, name, now, expiresAt);
+      this.insertAudit({ actor: 'operator:' + name, action: 'operator.login', detail: { name, role: r.role, expires: new Date(expiresAt).toISOString(), ...detail } }, now);
+    });
+  }
+
+  /** The session with this token hash (expired or not: the caller decides and says so), with the operator as it is now. */
+  getSession(tokenHash: string): SessionInfo | null {
+    if (typeof tokenHash !== 'string' || !/^[0-9a-f]{64}$/.test(tokenHash)) return null;
+    const r = this.db.prepare(`SELECT s.operator, s.created_at, s.expires_at, o.role, o.status FROM sessions s
+      JOIN operators o ON o.name = s.operator WHERE s.token_hash = ?`).get(tokenHash) as
+      { operator: string; created_at: number; expires_at: number; role: Role; status: OperatorStatus } | undefined;
+    return r ? { operator: r.operator, role: r.role, status: r.status, createdAt: r.created_at, expiresAt: r.expires_at } : null;
+  }
+
+  /** Ends a session (logout, expiry). True if there was one. */
+  deleteSession(tokenHash: string): boolean {
+    if (typeof tokenHash !== 'string' || !/^[0-9a-f]{64}$/.test(tokenHash)) return false;
+    return this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash).changes > 0;
   }
 
   // ── audit log ──────────────────────────────────────────────────────────────────────────────────────

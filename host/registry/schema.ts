@@ -110,8 +110,44 @@ CREATE TABLE broker_passwords (
 ) STRICT;
 `;
 
+/**
+ * V4: operators with TOTP and sessions (docs/OPERATORS.md). SQLite cannot change a CHECK, so the
+ * operators table is rebuilt to admit the technician role and to hold the sealed TOTP seed, the last
+ * accepted TOTP step, the account status and the back-off state. Existing operators stay active without
+ * an authenticator (`sealmq users recover NAME` enrols one). sessions: SHA-256 of each session token only.
+ */
+const V4 = `
+CREATE TABLE operators_v4 (
+  name           TEXT PRIMARY KEY,
+  role           TEXT NOT NULL CHECK (role IN ('admin', 'technician', 'viewer')),
+  status         TEXT NOT NULL CHECK (status IN ('pending', 'active', 'locked')),
+  pw_hash        BLOB NOT NULL,
+  pw_salt        BLOB NOT NULL,
+  pw_kdf         TEXT NOT NULL,
+  totp_nonce     BLOB CHECK (totp_nonce IS NULL OR length(totp_nonce) = 24),
+  totp_box       BLOB,
+  totp_last_step INTEGER,
+  failures       INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+  next_try_at    INTEGER NOT NULL DEFAULT 0,
+  created_at     INTEGER NOT NULL,
+  updated_at     INTEGER NOT NULL
+) STRICT;
+INSERT INTO operators_v4(name, role, status, pw_hash, pw_salt, pw_kdf, created_at, updated_at)
+  SELECT name, role, 'active', pw_hash, pw_salt, pw_kdf, created_at, updated_at FROM operators;
+DROP TABLE operators;
+ALTER TABLE operators_v4 RENAME TO operators;
+
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY CHECK (length(token_hash) = 64),
+  operator   TEXT NOT NULL REFERENCES operators(name) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_operator ON sessions(operator);
+`;
+
 /** migrations[i] takes the schema from version i to i + 1. */
-export const MIGRATIONS: readonly string[] = [V1, V2, V3];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings the database to SCHEMA_VERSION; refuses one written by a newer sealmq. */
