@@ -39,6 +39,11 @@ export class EspruinoProcess extends EventEmitter {
     if (!existsSync(bin)) throw inputError(`ESPRUINO_BIN: no such file: ${bin}`);
   }
 
+  /** Console bytes written but not yet fed to Espruino (the pacing below holds them). */
+  get pendingInput(): number {
+    return this.queue.reduce((n, b) => n + b.length, 0);
+  }
+
   start(): void {
     const child = spawn(this.bin, [], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;

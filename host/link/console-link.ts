@@ -112,7 +112,6 @@ export class XonXoffGate {
     this.paused = true;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.resume(), this.xoffTimeoutMs);
-    this.timer.unref?.();
   }
 
   private resume(): void {
@@ -138,6 +137,8 @@ export class GatedWriter {
     const run = async () => {
       if (!this.gate.enabled) return this.writeSlice(b);
       for (let off = 0; off < b.length; off += this.gate.sliceBytes) {
+        // A socket write can complete at once; let received bytes (an XOFF) in between slices.
+        if (off > 0) await new Promise((r) => setImmediate(r));
         await this.gate.ready();
         await this.writeSlice(b.subarray(off, Math.min(b.length, off + this.gate.sliceBytes)));
       }
