@@ -40,7 +40,7 @@ export function register(program: Command): void {
         const r = await flashBoard({ port: o.port, bundle, version, link: { baud: o.baud }, onProgress: (phase, d, t) => bar.update(phase, d, t) });
         bar.stop();
         if (o.json) process.stdout.write(JSON.stringify({ ok: true, port: o.port, ...r }) + '\n');
-        else process.stdout.write(`flashed ${r.bytes} bytes to ${o.port} in ${r.seconds.toFixed(1)} s; sha256 ${r.sha256.slice(0, 16)}… verified (${r.hashMethod}); sealmq ${r.version} answers\n`);
+        else process.stdout.write(`flashed ${r.bytes} bytes to ${o.port} in ${r.seconds.toFixed(1)} s (${r.transfer === 'packet' ? 'by packets' : 'by REPL writes' + (r.transferFallback ? ': ' + r.transferFallback : '')}); sha256 ${r.sha256.slice(0, 16)}… verified (${r.hashMethod}); sealmq ${r.version} answers\n`);
       } finally {
         bar.stop();
       }
