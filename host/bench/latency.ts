@@ -1,6 +1,6 @@
 // `sealmq bench latency` as a library (issue 6 item 2; docs/BENCHMARKS.md "End-to-end latency"): the sealed
 // pipeline and the RESEARCH PLAIN pipeline (host/pipeline) on emulated boards, running AT THE SAME TIME on
-// this machine so its load falls on both alike. Latency is the time from a board's reading (its own clock,
+// this machine so its load falls on both alike, each in its own worker thread (latency-worker.ts). Latency is the time from a board's reading (its own clock,
 // taken before sealing, in microseconds, aligned to the host clock over the console) to the verifier's
 // output (for a sealed reading: after its replay window is durable). The registry's durable writes (SQLite
 // synchronous=FULL: fsync) are timed separately, so the wire and the crypto can be read without them.
@@ -9,7 +9,10 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type * as vl from 'vega-lite';
 import { renderSvg, toCsv } from './output.js';
-import { startPipeline, Pipeline, PipelineBrokerKind, PipelineEvent, ClockSync } from '../pipeline/pipeline.js';
+import { Worker } from 'node:worker_threads';
+import type { PipelineBrokerKind, PipelineOptions, ClockSync } from '../pipeline/pipeline.js';
+import { SealmqError } from '../errors.js';
+import type { WorkerCommand, WorkerReply } from './latency-worker.js';
 import { PLAIN_LABEL } from '../verifier/plain.js';
 
 export interface LatencyBenchOptions {
@@ -128,6 +131,54 @@ function overheadOf(p: Percentiles, s: Percentiles): Overhead {
   return { p50Ms: d(p.p50Ms, s.p50Ms), p95Ms: d(p.p95Ms, s.p95Ms), p99Ms: d(p.p99Ms, s.p99Ms), p50Ratio: q(p.p50Ms, s.p50Ms), p95Ratio: q(p.p95Ms, s.p95Ms), p99Ratio: q(p.p99Ms, s.p99Ms) };
 }
 
+/** A pipeline running in a worker thread (latency-worker.ts), driven by request/reply messages. */
+class PipelineWorker {
+  private constructor(private readonly w: Worker, private readonly replies: WorkerReply[], private readonly waiters: ((m: WorkerReply) => void)[]) {}
+
+  static async start(o: Omit<PipelineOptions, 'onEvent'>): Promise<PipelineWorker> {
+    const w = new Worker(new URL('./latency-worker.js', import.meta.url), { workerData: o });
+    const replies: WorkerReply[] = [];
+    const waiters: ((m: WorkerReply) => void)[] = [];
+    const deliver = (m: WorkerReply) => {
+      const f = waiters.shift();
+      if (f) f(m);
+      else replies.push(m);
+    };
+    w.on('message', deliver);
+    w.on('error', (e) => deliver({ done: 'error', message: e.message }));
+    w.on('exit', () => deliver({ done: 'error', message: 'the pipeline worker exited' }));
+    const pw = new PipelineWorker(w, replies, waiters);
+    await pw.next('started');
+    return pw;
+  }
+
+  private next<K extends WorkerReply['done']>(want: K): Promise<Extract<WorkerReply, { done: K }>> {
+    return new Promise((resolve, reject) => {
+      const take = (m: WorkerReply) => {
+        if (m.done === want) resolve(m as Extract<WorkerReply, { done: K }>);
+        else if (m.done === 'error') reject(new SealmqError(m.kind === 'usage' || m.kind === 'input' || m.kind === 'device' || m.kind === 'auth' ? m.kind : 'internal', m.message));
+        else reject(new SealmqError('internal', `pipeline worker: expected ${want}, got ${m.done}`));
+      };
+      const queued = this.replies.shift();
+      if (queued) take(queued);
+      else this.waiters.push(take);
+    });
+  }
+
+  ask<K extends WorkerReply['done']>(c: WorkerCommand, want: K): Promise<Extract<WorkerReply, { done: K }>> {
+    const r = this.next(want);
+    this.w.postMessage(c);
+    return r;
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await Promise.race([this.ask({ do: 'stop' }, 'stopped'), new Promise((r) => setTimeout(r, 30_000))]);
+    } catch { /* already gone */ }
+    await this.w.terminate();
+  }
+}
+
 export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report: LatencyReport; samples: LatencySample[] }> {
   const interval = o.interval ?? 0.1;
   const warmup = o.warmupSeconds ?? 2;
@@ -136,48 +187,35 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
   const progress = (label: string, done: number) => o.onProgress?.(label, done, steps);
   const samples: LatencySample[] = [];
   const rejected = { plain: 0, sealed: 0 };
-  let measuring = false;
-  const onFrame = (e: PipelineEvent) => {
-    if (e.type !== 'frame' || !measuring) return;
-    const r = e.result;
-    if (!r.ok) {
-      rejected[e.mode]++;
-      return;
-    }
-    if (r.kind !== 'reading' || r.t === null) return;
-    const t = r.t * 1000;
-    samples.push({
-      pipeline: e.mode, board: r.device, e2eMs: e.timing.doneAt - t, wireMs: e.timing.receivedAt - t,
-      verifyMs: e.timing.doneAt - e.timing.receivedAt, durableMs: e.timing.durableMs,
-    });
-  };
-  const common = { boards: o.boards, interval, broker: o.broker, stampScale: 1e6, onEvent: onFrame };
-  let plain: Pipeline | undefined;
-  let sealed: Pipeline | undefined;
+  const common = { boards: o.boards, interval, broker: o.broker, stampScale: 1e6 };
+  let plain: PipelineWorker | undefined;
+  let sealed: PipelineWorker | undefined;
   let clocks: ClockSync[] = [];
   let clockBiasPerRtt = 0;
   try {
+    // Each pipeline in its own worker thread: its own event loop, as separate processes would have.
     progress('starting the sealed pipeline', 0);
-    sealed = await startPipeline({ ...common, mode: 'sealed', names: 'sealed', researchInsecure: o.broker === 'mosquitto', verifierStore: o.verifierStore ?? 'registry' });
+    sealed = await PipelineWorker.start({ ...common, mode: 'sealed', names: 'sealed', researchInsecure: o.broker === 'mosquitto', verifierStore: o.verifierStore ?? 'registry' });
     progress(`starting the plain pipeline (${PLAIN_LABEL})`, 1);
     // The plain boards keep the host clock exactly (no setTime): they are the reference that measures the
     // console estimator's bias, which is then taken out of the sealed boards' correction.
-    plain = await startPipeline({ ...common, mode: 'plain', names: 'plain', researchInsecure: true, setBoardClock: false });
+    plain = await PipelineWorker.start({ ...common, mode: 'plain', names: 'plain', researchInsecure: true, setBoardClock: false });
     progress('aligning the boards\' clocks', 2);
-    const reference = await plain.syncClocks(40, false);
+    const reference = (await plain.ask({ do: 'sync', rounds: 40, apply: false, biasPerRtt: 0 }, 'sync')).clocks;
     clockBiasPerRtt = median(reference.map((c) => c.offsetMs / c.rttMs));
-    clocks = [...(await sealed.syncClocks(40, true, clockBiasPerRtt)), ...reference];
+    clocks = [...(await sealed.ask({ do: 'sync', rounds: 40, apply: true, biasPerRtt: clockBiasPerRtt }, 'sync')).clocks, ...reference];
     progress('warm-up', 3);
     await new Promise((r) => setTimeout(r, warmup * 1000));
     progress(`measuring for ${o.seconds} s`, 4);
-    measuring = true;
+    await Promise.all([plain.ask({ do: 'measure', on: true }, 'measure'), sealed.ask({ do: 'measure', on: true }, 'measure')]);
     await new Promise((r) => setTimeout(r, o.seconds * 1000));
-    measuring = false;
+    const [a, b] = await Promise.all([plain.ask({ do: 'measure', on: false }, 'samples'), sealed.ask({ do: 'measure', on: false }, 'samples')]);
+    samples.push(...a.samples, ...b.samples);
+    rejected.plain = a.rejected;
+    rejected.sealed = b.rejected;
     progress('stopping', 5);
-    await Promise.all([sealed.stopReporting(), plain.stopReporting()]);
   } finally {
-    await plain?.stop().catch(() => {});
-    await sealed?.stop().catch(() => {});
+    await Promise.all([plain?.stop(), sealed?.stop()]);
   }
   progress('done', 6);
   const p = summarise(samples.filter((x) => x.pipeline === 'plain'), rejected.plain);
@@ -192,7 +230,8 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
     overhead: { ...overheadOf(p, s), withoutDurable: overheadOf(p.withoutDurable, s.withoutDurable) },
     target02: { p50DifferenceMs: diff, met: diff !== null && diff <= 0.2, withoutDurableMet: diffNoDurable !== null && diffNoDurable <= 0.2 },
     clocks, clockBiasPerRtt,
-    method: 'Both pipelines run at once (sealed boards sealed-NN, plain boards plain-NN, each board its own process), every board reporting every ' +
+    method: 'Both pipelines run at once, each pipeline\'s broker and verifier in its own worker thread (own event loop), each board its own process ' +
+      '(sealed-NN, plain-NN), every board reporting every ' +
       `${interval} s; ${warmup} s warm-up discarded. Latency = verifier output time − the reading's "t" (board clock at the reading, before sealing; ` +
       'µs stamps from a bench build). Clocks: an emulated board\'s clock is the host clock (performance.timeOrigin + performance.now() in its ' +
       'process) plus any setTime offset; the plain boards get none (offset 0), the sealed boards\' provisioning sets it over the console (late by the ' +

@@ -35,7 +35,7 @@ function render(r: LatencyReport, files: string[]): string {
     row('  plain: without durable writes', r.plain.withoutDurable), row('  sealed: without durable writes', r.sealed.withoutDurable),
   ]));
   out.push(`overhead of sealing: p50 +${ms(o.p50Ms)} ms (×${o.p50Ratio ?? '-'}), p95 +${ms(o.p95Ms)} ms (×${o.p95Ratio ?? '-'}), p99 +${ms(o.p99Ms)} ms (×${o.p99Ratio ?? '-'})`);
-  out.push(`without the verifier's durable writes: p50 +${ms(o.withoutDurable.p50Ms)} ms (×${o.withoutDurable.p50Ratio ?? '-'}), p95 +${ms(o.withoutDurable.p95Ms)} ms, p99 +${ms(o.withoutDurable.p99Ms)} ms`);
+  out.push(`without the verifier's durable writes (subtracted per reading${r.verifierStore === 'memory' ? '; none here' : '; --verifier-store memory leaves them out instead'}): p50 +${ms(o.withoutDurable.p50Ms)} ms (×${o.withoutDurable.p50Ratio ?? '-'}), p95 +${ms(o.withoutDurable.p95Ms)} ms, p99 +${ms(o.withoutDurable.p99Ms)} ms`);
   out.push(`target (issue 6): sealed p50 within 0.2 ms of plain p50 — ${r.target02.met ? 'met' : `NOT met (by ${ms(r.target02.p50DifferenceMs === null ? null : r.target02.p50DifferenceMs - 0.2)} ms)`}; ` +
     `without the durable writes ${r.target02.withoutDurableMet ? 'met' : 'not met'}`);
   out.push(`readings at 35–45 ms (where a Nagle stall would show): plain ${r.plain.near40Ms}, sealed ${r.sealed.near40Ms}; rejected: plain ${r.plain.rejected}, sealed ${r.sealed.rejected}`);
