@@ -12,6 +12,8 @@ import { actionsOf, allowed, PERMISSIONS } from '../host/operators/roles.js';
 import { base32, base32Decode, matchStep, operatorCode, otpauthUri, stepAt } from '../host/operators/totp.js';
 import { AuditEntry, openRegistry, OPERATOR_SEED_LEN, Registry, Role } from '../host/registry/registry.js';
 import { MIGRATIONS } from '../host/registry/schema.js';
+import { publishDecision, readDecision, subscribeDecision } from '../host/broker/policy.js';
+import { mosquittoAcl, policyFromRegistry } from '../host/broker/mosquitto.js';
 import { tmpHome } from './cli-helpers.js';
 
 const PASS = 'operators test passphrase';
@@ -295,4 +297,26 @@ test('schema v4 keeps operators of an older registry: active, no authenticator, 
   t.not(await reg.verifyOperator('old-admin', 'the old admin password'), null, 'its broker login still works');
   await t.throwsAsync(login(reg, { name: 'old-admin', password: 'the old admin password', code: '123456' }), { message: /no TOTP authenticator enrolled/ });
   t.like(reg.auditLog({ action: 'operator.login.refused' }).at(-1), { detail: { reason: 'no-authenticator' } });
+});
+
+test('at the broker a technician reads telemetry like a viewer and writes nothing; locked and pending operators get no Mosquitto entry', async (t) => {
+  const tech = { kind: 'operator', name: 'tina', role: 'technician' } as const;
+  const viewer = { kind: 'operator', name: 'vic', role: 'viewer' } as const;
+  for (const topic of ['sealmq/node-01/up', 'sealmq/node-01/down', 'sealmq/+/up', '$SYS/x']) {
+    t.false(publishDecision(tech, 'sealmq', topic).allow, topic);
+    t.is(subscribeDecision(tech, 'sealmq', topic).allow, subscribeDecision(viewer, 'sealmq', topic).allow, topic);
+    t.is(readDecision(tech, 'sealmq', topic).allow, readDecision(viewer, 'sealmq', topic).allow, topic);
+  }
+  t.is(publishDecision(tech, 'sealmq', 'sealmq/node-01/down').reason, 'technician-publishes-nothing');
+  const acl = mosquittoAcl({ prefix: 'sealmq', devices: ['node-01'], operators: [{ name: 'tina', role: 'technician' }] });
+  t.regex(acl, /user tina\ntopic read sealmq\/\+\/up\s*$/);
+  t.notRegex(acl, /write sealmq\/node-01\/down/);
+
+  const ctx = await setup(t);
+  ctx.reg.recordProvisioned({ id: 'node-01', root: new Uint8Array(32).fill(1), otpSeed: new Uint8Array(20).fill(2), actor: 'test' });
+  const tina = await ctx.add('tina', 'technician');
+  await ctx.reg.addOperator({ name: 'pete', role: 'viewer', password: 'a long password, pending', actor: 'test', otpSeed: new Uint8Array(randomBytes(20)) });
+  t.deepEqual(policyFromRegistry(ctx.reg, 'sealmq').operators, [{ name: 'tina', role: 'technician' }]);
+  await lockOut(ctx, tina);
+  t.deepEqual(policyFromRegistry(ctx.reg, 'sealmq').operators, [], 'locked and pending operators are left out');
 });
