@@ -33,6 +33,8 @@ export function makeProgram(): Command {
     .description('Sealed sensor telemetry for Espruino boards: build, flash, provision, verify, attack and measure.')
     .version(pkg.version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
+    // Options after a command's name are that command's: `attack timing --json` is timing's --json, not attack's.
+    .enablePositionalOptions()
     .exitOverride();
   registerBuild(program);
   registerFrame(program);

@@ -1,5 +1,6 @@
 // `sealmq attack …`: attacks on sealmq's pieces and pipelines, each reporting the statistics that judge it.
-// One subcommand per attack; add yours with its own register function below.
+// `sealmq attack` itself runs the pipeline attack suite (host/attack/pipelines.ts, docs/SECURITY.md);
+// subcommands run single experiments (timing). Add yours with its own register function below.
 import { Command, Option } from 'commander';
 import { randomInt } from 'node:crypto';
 import { EXIT } from '../errors.js';
@@ -8,6 +9,10 @@ import { MAX_SEED } from '../fuzz/prng.js';
 import { grouped, intOption } from './int-option.js';
 import { table } from './passphrase.js';
 import { progress } from './progress.js';
+import { ATTACKS, AttackName, AttackReport, runAttackSuite } from '../attack/pipelines.js';
+import { haveMosquitto, MOSQUITTO_BIN } from '../pipeline/mosquitto.js';
+import { PLAIN_LABEL } from '../verifier/plain.js';
+import { SealmqError } from '../errors.js';
 
 const ns = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 
@@ -66,7 +71,71 @@ function registerTiming(attack: Command): void {
     });
 }
 
+/** What the sealed side did, most frequent first: "bad-tag 40, replay 10". */
+function reasons(r: Record<string, number>): string {
+  return Object.entries(r).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+}
+
+export function renderSuite(r: AttackReport): string {
+  const out: string[] = [];
+  const modes = [...new Set(r.results.map((x) => x.pipeline))];
+  out.push(`sealmq attack: ${r.runs} runs per attack and pipeline, ${r.broker} broker, ${r.date}`);
+  out.push(`platform: node ${r.platform.node}, ${r.platform.cpu}, ${r.platform.cores} cores; ${r.seconds} s`);
+  if (modes.includes('plain')) out.push(`plain = the RESEARCH PLAIN pipeline (${PLAIN_LABEL}), for comparison only`);
+  out.push('');
+  const names = [...new Set(r.results.map((x) => x.attack))];
+  const get = (a: string, m: string) => r.results.find((x) => x.attack === a && x.pipeline === m);
+  const head = ['ATTACK', ...modes.flatMap((m) => [`${m.toUpperCase()} SUCCEEDED`, `${m.toUpperCase()} DETECTED`]), 'SEALED SIDE: HOW EACH RUN ENDED'];
+  out.push(table(head, names.map((a) => [
+    a,
+    ...modes.flatMap((m) => {
+      const x = get(a, m);
+      return x ? [`${x.succeeded}/${x.runs}`, `${x.detected}/${x.runs}`] : ['-', '-'];
+    }),
+    reasons(get(a, 'sealed')?.reasons ?? get(a, 'plain')?.reasons ?? {}),
+  ])).trimEnd());
+  out.push('');
+  out.push('Succeeded: the attacker gained what the attack is for (docs/SECURITY.md states each criterion).');
+  out.push('Detected: the sealed side noticed and reported it (a verifier rejection with its reason, a broker refusal, a board refusal).');
+  const bad = r.results.filter((x) => x.pipeline === 'sealed' && x.succeeded > 0);
+  if (modes.includes('sealed')) out.push(bad.length ? `result: an attack succeeded on the sealed pipeline: ${bad.map((x) => `${x.attack} ${x.succeeded}/${x.runs}`).join(', ')}` : 'result: no attack succeeded on the sealed pipeline');
+  return out.join('\n') + '\n';
+}
+
 export function register(program: Command): void {
-  const attack = program.command('attack').description('attack sealmq and its pieces, and report the statistics that judge each attack');
+  const attack = program.command('attack')
+    // The suite's options (--json, …) belong to `attack` only before a subcommand's name: `attack timing --json` is timing's.
+    .enablePositionalOptions()
+    .description('run every attack against a research plain and/or a sealed pipeline (emulated boards, broker, verifier) and count successes; subcommands run single experiments')
+    .addOption(new Option('--pipeline <which>', `plain (the RESEARCH PLAIN pipeline, ${PLAIN_LABEL}), sealed, or both`).choices(['plain', 'sealed', 'both']).default('sealed'))
+    .addOption(new Option('--broker <kind>', 'embedded (aedes inside sealmq) or mosquitto (the OS package, started on a free loopback port)').choices(['embedded', 'mosquitto']).default('embedded'))
+    .option('--runs <n>', 'repetitions of each attack on each pipeline', intOption('runs', 1, 100_000), 100)
+    .addOption(new Option('--attack <name...>', 'attacks to run (default: all)').choices([...ATTACKS]))
+    .option('--json', 'one JSON object on stdout instead of a table')
+    .addHelpText('after', [
+      '',
+      'Each pipeline is set up once in a throw-away folder (3 emulated boards, broker, verifier) with an on-path',
+      'relay between boards and broker; the attacker also has its own MQTT client. The plain pipeline runs only',
+      'when asked for (--pipeline plain|both) and is labelled everywhere.',
+      'Attacks and their success criteria: docs/SECURITY.md ("The attack table").',
+      'Exit code: 0 unless an attack succeeded on the sealed pipeline (then 1).',
+    ].join('\n'))
+    .action(async (o: { pipeline: 'plain' | 'sealed' | 'both'; broker: 'embedded' | 'mosquitto'; runs: number; attack?: AttackName[]; json?: boolean }) => {
+      if (o.broker === 'mosquitto' && !haveMosquitto()) {
+        throw new SealmqError('input', `--broker mosquitto: ${MOSQUITTO_BIN} does not run here`, { hint: 'install the OS package (apt install mosquitto) or set SEALMQ_MOSQUITTO to its path' });
+      }
+      const bar = progress(!o.json, 'attack');
+      let report: AttackReport;
+      try {
+        report = await runAttackSuite({
+          pipelines: o.pipeline === 'both' ? ['plain', 'sealed'] : [o.pipeline], broker: o.broker, runs: o.runs, attacks: o.attack,
+          onProgress: (label, done, total) => bar.update(label, done, total),
+        });
+      } finally {
+        bar.stop();
+      }
+      process.stdout.write(o.json ? JSON.stringify(report) + '\n' : renderSuite(report));
+      process.exitCode = report.results.some((x) => x.pipeline === 'sealed' && x.succeeded > 0) ? EXIT.REJECTED : EXIT.OK;
+    });
   registerTiming(attack);
 }
