@@ -58,7 +58,8 @@ export interface AttackSuiteOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const WAIT_MS = 2500;
+// Only runs that end with no result at all wait this long (a rejection or an acceptance ends the wait).
+const WAIT_MS = 5000;
 const A = 0; // the board most attacks aim at
 const B = 1; // the other board: target of "move", and of the login attacks
 const R = 2; // the board restored from an old flash image
