@@ -38,6 +38,8 @@ test('bench latency --json: plain and sealed percentiles from one run, overhead,
   t.true(j.sealed.durable.n > 0);
   t.true(Array.isArray(j.clocks) && j.clocks.length === 2);
   t.is(typeof j.clockBiasPerRtt, 'number');
+  // No board's clock was moved (the emulated boards keep the host clock): every correction is 0.
+  t.true(j.clocks.every((c: { correctedMs: number }) => c.correctedMs === 0));
   for (const f of ['latency.json', 'latency.csv', 'latency.svg']) t.true(existsSync(join(out, f)), f);
   const csv = readFileSync(join(out, 'latency.csv'), 'utf8').trim().split('\n');
   t.is(csv[0], 'pipeline,board,e2eMs,wireMs,verifyMs,durableMs');

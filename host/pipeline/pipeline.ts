@@ -54,10 +54,12 @@ export interface PipelineOptions {
   /** Ticks per second of the readings' "t" (default 1000 as in production; the latency bench uses 1e6). */
   stampScale?: number;
   /**
-   * Plain only: send the host's time at set-up (default true, as sealed provisioning does). false leaves an
-   * emulated board's clock exactly the host clock (it follows performance.timeOrigin + performance.now()).
+   * Leave each emulated board's clock exactly the host clock (it follows performance.timeOrigin +
+   * performance.now() in its process): no setTime at set-up. Sealed provisioning always sends the host's
+   * time, which lands late by the console's transit; with this option setTime is a no-op on the board
+   * for the length of the provisioning (through its console), then restored. For latency measurements.
    */
-  setBoardClock?: boolean;
+  keepHostClock?: boolean;
   /** Throw-away SEALMQ_HOME (registry, flash files, firmware); default a new temp folder, removed by stop(). */
   home?: string;
   /** Keep the home folder at stop(). */
@@ -245,11 +247,13 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       const f = await flashBoard({ port: b.console, bundle, version });
       emit({ type: 'board', name: b.name, text: `flashed ${f.bytes} bytes in ${f.seconds.toFixed(1)} s (sha256 checked on the board)` });
       if (mode === 'plain') {
-        const s = await plainSetup(b.console, b.deviceId, brokerUrl, prefix, interval, o.setBoardClock ?? true);
+        const s = await plainSetup(b.console, b.deviceId, brokerUrl, prefix, interval, !o.keepHostClock);
         emit({ type: 'board', name: b.name, text: `set up in clear (${PLAIN_LABEL}): ${s.state}` });
       } else {
         // Throw-away demo boards keep an open console: the bench reads their clocks and stops them over it.
+        if (o.keepHostClock) await consoleRun(b.console, 'var __smqST=setTime;setTime=function(){};');
         const p = await provisionBoard({ port: b.console, deviceId: b.deviceId, broker: brokerUrl, interval, prefix, registry: registry!, actor: 'demo', lockConsole: false });
+        if (o.keepHostClock) await consoleRun(b.console, 'setTime=__smqST;delete __smqST;');
         emit({ type: 'board', name: b.name, text: `provisioned: epoch ${p.epoch}, crypto ${p.crypto}, ${p.seconds.toFixed(1)} s` });
       }
     }));
@@ -380,6 +384,18 @@ function subscribe(client: mqtt.MqttClient, filter: string): Promise<void> {
       reject(new SealmqError('auth', `the broker refused the subscription to ${filter}`));
     } else resolve();
   }));
+}
+
+/** Runs one line on a board through its console. */
+async function consoleRun(port: string, code: string): Promise<void> {
+  const link = await openLink(port);
+  const repl = await connectRepl(link);
+  try {
+    await repl.run(code);
+  } finally {
+    repl.detach();
+    await link.close().catch(() => {});
+  }
 }
 
 /** Sets up a board running the research plain firmware: device id, broker, interval, clock. No secrets. */
