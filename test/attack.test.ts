@@ -7,7 +7,8 @@
 // is read and written, not the connection; docs/SECURITY.md says so).
 import test, { ExecutionContext } from 'ava';
 import { haveMosquitto, MOSQUITTO_BIN } from '../host/pipeline/mosquitto.js';
-import { ATTACKS } from '../host/attack/pipelines.js';
+import { ATTACKS, frameCounter, recoverClear, tamperPlain, tamperSealed } from '../host/attack/pipelines.js';
+import { parseConnect, parsePublish, publishPacket, splitPackets } from '../host/attack/relay.js';
 import type { AttackReport } from '../host/attack/pipelines.js';
 import { sealmq } from './cli-helpers.js';
 
@@ -71,4 +72,44 @@ test('sealmq attack --help names the attacks and the exit code; a bad --pipeline
   // The suite's --json belongs to `attack`; after a subcommand's name it is the subcommand's.
   const timing = await sealmq(['attack', 'timing', '--trials', '600', '--json']);
   t.is(JSON.parse(timing.stdout).trials, 600);
+});
+
+test('the relay splits a byte stream into whole MQTT packets and reads CONNECT credentials and PUBLISH topics', (t) => {
+  const body = Buffer.concat([Buffer.from([0, 4]), Buffer.from('MQTT'), Buffer.from([4, 0xc2, 0, 60]),
+    Buffer.from([0, 7]), Buffer.from('node-01'), Buffer.from([0, 7]), Buffer.from('node-01'), Buffer.from([0, 8]), Buffer.from('12345678')]);
+  const connect = Buffer.concat([Buffer.from([0x10, body.length]), body]);
+  const pub = publishPacket('sealmq/node-01/up', Buffer.alloc(200, 7));
+  const stream = Buffer.concat([connect, pub]);
+  const first = splitPackets(stream.subarray(0, connect.length + 2))!;
+  t.is(first.packets.length, 1, 'a packet whose length bytes are cut is kept for later');
+  const all = splitPackets(stream)!;
+  t.is(all.packets.length, 2);
+  t.is(all.rest.length, 0);
+  t.deepEqual({ ...parseConnect(all.packets[0])!, password: parseConnect(all.packets[0])!.password!.toString() },
+    { clientId: 'node-01', username: 'node-01', password: '12345678' });
+  const p = parsePublish(all.packets[1])!;
+  t.is(p.topic, 'sealmq/node-01/up');
+  t.is(p.payload.length, 200);
+  t.is(splitPackets(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])), null, 'a 5-byte Remaining Length is malformed');
+});
+
+test('tamper flips one bit in the field of the run: each sealed field in turn; a plain value stays valid JSON', (t) => {
+  const frame = Buffer.alloc(7 + 32 + 16, 0);
+  frame[0] = 1;
+  const fields = Array.from({ length: 6 }, (_, i) => tamperSealed(frame, i));
+  t.deepEqual(fields.map((f) => f.field), ['version', 'flags', 'epoch', 'counter', 'ciphertext', 'tag']);
+  for (const f of fields) {
+    let bits = 0;
+    for (let j = 0; j < frame.length; j++) bits += [...(f.frame[j] ^ frame[j]).toString(2)].filter((c) => c === '1').length;
+    t.is(bits, 1, f.field);
+  }
+  t.is(frameCounter(Buffer.from([1, 0, 0, 0, 0, 1, 2])), 258);
+  const m = { t: 1763860000.125, d: { temp: 21.5, a0: 0.25, free: 9000 }, plain: true };
+  const changed = [0, 1, 2, 3].map((i) => tamperPlain(m, i));
+  t.deepEqual(changed.map((c) => c.field), ['t', 'temp', 'a0', 'free']);
+  t.is(changed[0].message.t, 1763860000.124);
+  t.is((changed[1].message.d as { temp: number }).temp, 21.4);
+  t.is((changed[3].message.d as { free: number }).free, 9001);
+  t.is(recoverClear(Buffer.from(JSON.stringify(changed[2].message)))!.plain, true);
+  t.is(recoverClear(frame), null, 'a sealed frame is not readable JSON');
 });
