@@ -74,10 +74,10 @@ test('rotate, replace, revoke through the broker and the verifier; old-epoch rep
   t.true(okNew.ok && okNew.epoch === 2, 'readings under the new epoch verify');
 
   // doctor on the rotated board
-  const doc = await sealmq(['doctor', '--port', board.console, '--json'], env);
+  const doc = await sealmq(['doctor', '--port', board.console, '--device', 'kl-dev', '--json'], env);
   t.is(doc.code, 0, doc.stderr);
   const d = JSON.parse(doc.stdout);
-  t.like(d, { firmware: fw.version, device: 'kl-dev', epoch: 2, state: 'ok', consoleLocked: false });
+  t.like(d, { firmware: fw.version, device: 'kl-dev', epoch: 2, state: 'ok', consoleLocked: true });
   t.is(typeof d.clockOffsetS, 'number');
   t.true(Math.abs(d.clockOffsetS) < 5, `clock offset ${d.clockOffsetS}`);
   t.true(d.storageFree === null || d.storageFree > 0);

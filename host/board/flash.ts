@@ -7,6 +7,7 @@ import { connectRepl, Repl } from '../link/repl.js';
 import { linkFor, LinkOptions } from '../link/open-link.js';
 import { readBackHash, sha256Hex, uploadFile, type TransferMethod } from '../link/storage-files.js';
 import { firmwareVersion } from './smq.js';
+import { unlockConsole } from '../link/console-lock.js';
 
 export const BOOT_FILE = '.bootcde';
 
@@ -21,6 +22,9 @@ export interface FlashOptions {
   onProgress?: (phase: 'upload' | 'verify' | 'reboot', done: number, total: number) => void;
   /** How long the board may take to come back after the reboot (ms). */
   rebootTimeoutMs?: number;
+  /** A provisioned board's console password(s) from the registry (it is locked again after the reboot). */
+  consolePasswords?: readonly string[];
+  device?: string;
   /** 'auto' (default): packets where the firmware has them (2v25+), else REPL writes. */
   transfer?: 'auto' | TransferMethod;
 }
@@ -39,11 +43,12 @@ export interface FlashResult {
 }
 
 /** Waits until the rebooted board answers a version query (it may print its banner meanwhile). */
-async function waitForFirmware(repl: Repl, want: string | null, timeoutMs: number): Promise<string> {
+async function waitForFirmware(repl: Repl, want: string | null, timeoutMs: number, unlock?: () => Promise<unknown>): Promise<string> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < end) {
     try {
+      await unlock?.();
       await repl.sync();
       const v = await firmwareVersion(repl);
       if (v !== null && (want === null || v === want)) return v;
@@ -63,6 +68,8 @@ export async function flashBoard(o: FlashOptions): Promise<FlashResult> {
   let repl: Repl | undefined;
   try {
     await link.open();
+    const unlock = () => unlockConsole(link, o.consolePasswords, { device: o.device });
+    await unlock();
     repl = await connectRepl(link);
     // Quiet the running firmware (if any) so its traffic and timers do not compete with the upload.
     await repl.run('if(typeof SEALMQ==="object"&&SEALMQ&&SEALMQ.stop)SEALMQ.stop(true)');
@@ -81,7 +88,9 @@ export async function flashBoard(o: FlashOptions): Promise<FlashResult> {
     // load() resets the interpreter and runs .bootcde, as at power-on (E.reboot() would drop USB on some boards).
     await repl.run('setTimeout(load,50)');
     await new Promise((r) => setTimeout(r, 300));
-    const version = await waitForFirmware(repl, o.version, o.rebootTimeoutMs ?? 15000);
+    const version = await waitForFirmware(repl, o.version, o.rebootTimeoutMs ?? 15000, unlock);
+    // Unlocked to check it came back: locked again (a no-op where no password is set).
+    await repl.run('if(E.lockConsole)E.lockConsole()');
     o.onProgress?.('reboot', 1, 1);
     return { bytes: o.bundle.length, sha256: want, hashMethod: got.method, version, seconds: (Date.now() - started) / 1000, transfer: up.method, transferFallback: up.fallback, uploadSeconds };
   } catch (e) {

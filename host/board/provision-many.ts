@@ -126,7 +126,7 @@ export async function provisionMany(o: ProvisionManyOptions): Promise<BoardResul
     const started = Date.now();
     const existing = o.registry.getDevice(e.deviceId);
     if (o.skipProvisioned && existing && existing.status === 'active' && !o.rekey) {
-      o.onStep?.(e, 'done', 6, 6);
+      o.onStep?.(e, 'done', 7, 7);
       return { board: e.port, device: e.deviceId, result: 'already provisioned', seconds: 0, epoch: existing.epoch };
     }
     try {
@@ -134,10 +134,10 @@ export async function provisionMany(o: ProvisionManyOptions): Promise<BoardResul
         ...o, port: e.port, deviceId: e.deviceId, interval: e.interval ?? o.interval, registry: o.registry,
         onStep: (s, done, total) => o.onStep?.(e, s, done, total),
       });
-      o.onStep?.(e, 'done', 6, 6);
+      o.onStep?.(e, 'done', 7, 7);
       return { board: e.port, device: e.deviceId, result: 'ok', seconds: r.seconds, epoch: r.epoch, firmware: r.firmware, crypto: r.crypto };
     } catch (err) {
-      o.onStep?.(e, 'failed', 0, 6);
+      o.onStep?.(e, 'failed', 0, 7);
       const msg = err instanceof SealmqError ? err.message : String((err as Error)?.message ?? err);
       return { board: e.port, device: e.deviceId, result: 'failed', seconds: (Date.now() - started) / 1000, error: msg };
     }

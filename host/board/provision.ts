@@ -2,6 +2,13 @@
 // host's CSPRNG, written to the board, PROVEN on the board (it seals a challenge the host opens, and shows
 // the TOTP the broker will expect), and only then recorded in the registry in one transaction. A cable
 // pulled at any step before the last leaves no record, and re-running simply starts over.
+//
+// Hardening (docs/FIELD.md): the board's clock is set from the host; Bluetooth is turned off where the
+// build has it (ESP32.enableBLE(false) erases the boot code and restarts, so the firmware is put back and
+// checked by hash); a boot file (.boot0, run at every boot before the firmware) turns the Telnet console off
+// and sets and locks Espruino's console password, a fresh random one per device kept sealed in the
+// registry. The password is sealed in the registry before it reaches the board, so an interrupted run can
+// always unlock the board again; every host tool unlocks it with unlockConsole (host/link/console-lock.ts).
 import { randomBytes } from 'node:crypto';
 import { fromHex, toHex, utf8Decode } from '../../core/bytes.js';
 import { deriveKeys, open } from '../../core/frame.js';
@@ -9,6 +16,9 @@ import { DEFAULT_PREFIX, isDeviceId } from '../../core/ids.js';
 import { DEVICE_TOTP_DIGITS, DEVICE_TOTP_STEP, totp } from '../../core/otp.js';
 import { deviceError, inputError, SealmqError } from '../errors.js';
 import { connectRepl, Repl } from '../link/repl.js';
+import { newConsolePassword, unlockConsole } from '../link/console-lock.js';
+import { readBackHash, sha256Hex, uploadFile } from '../link/storage-files.js';
+import type { ConsoleLink } from '../link/console-link.js';
 import { linkFor, LinkOptions } from '../link/open-link.js';
 import { nodePrimitives, sha1 } from '../protocol/node-primitives.js';
 import type { Registry } from '../registry/registry.js';
@@ -28,13 +38,72 @@ export interface ProvisionOptions {
   actor: string;
   /** Give an already provisioned device fresh secrets under the next epoch. */
   rekey?: boolean;
+  /** Lock the console with a fresh password (default true); false leaves it open (throw-away demo boards). */
+  lockConsole?: boolean;
   link?: LinkOptions;
   onStep?: (step: ProvisionStep, done: number, total: number) => void;
   now?: () => number;
 }
 
-export type ProvisionStep = 'connect' | 'firmware' | 'write' | 'challenge' | 'totp' | 'record';
-const STEPS: ProvisionStep[] = ['connect', 'firmware', 'write', 'challenge', 'totp', 'record'];
+export type ProvisionStep = 'connect' | 'firmware' | 'write' | 'challenge' | 'totp' | 'harden' | 'record';
+const STEPS: ProvisionStep[] = ['connect', 'firmware', 'write', 'challenge', 'totp', 'harden', 'record'];
+
+/** The Storage file that hardens the board at every boot, before the firmware (jsfLoadBootCodeFromFlash). */
+export const HARDEN_FILE = '.boot0';
+
+/** What the board's build has besides the console we are on. */
+interface Extras { telnet: boolean; ble: boolean | null }
+const EXTRAS = '(function(){var m=(process.env.MODULES||"").split(","),b=null;try{if(typeof ESP32!=="undefined"&&ESP32.enableBLE)b=!!ESP32.getState().BLE;}catch(e){}' +
+  'return {telnet:m.indexOf("TelnetServer")>=0,ble:b};})()';
+
+/** The boot file's code: Telnet off (its mode is on again at every boot), then the console password and lock. */
+export function hardenCode(o: { telnet: boolean; password?: string }): string {
+  let c = '';
+  if (o.telnet) c += 'require("TelnetServer").setOptions({mode:"off"});';
+  if (o.password) c += `E.setPassword(${JSON.stringify(o.password)});E.lockConsole();`;
+  return c;
+}
+
+/** Reads a Storage file's bytes over the REPL (undefined if absent). */
+async function readStorageFile(repl: Repl, name: string): Promise<Uint8Array | undefined> {
+  const n = JSON.stringify(name);
+  const [size] = await repl.run(`var __f=require("Storage").read(${n});print(__f===undefined?-1:__f.length);delete __f;`);
+  if (Number(size) < 0) return undefined;
+  const parts: Buffer[] = [];
+  for (let off = 0; off < Number(size); off += 768) {
+    const [b64] = await repl.run(`print(btoa(require("Storage").read(${n},${off},${Math.min(768, Number(size) - off)})))`);
+    parts.push(Buffer.from(b64 ?? '', 'base64'));
+  }
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/**
+ * ESP32.enableBLE(false): Espruino saves the flag in NVS, ERASES .bootcde/.bootrst and restarts
+ * (targets/esp32/jswrap_esp32.c). So the firmware is read first, put back after the restart, checked by
+ * hash and started again; the config and secrets files are not touched by the erase.
+ */
+async function bluetoothOff(link: ConsoleLink, repl: Repl, passwords: string[], device: string): Promise<void> {
+  const code = await readStorageFile(repl, '.bootcde');
+  repl.detach();
+  // The command never finishes (the board restarts inside it): sent raw, not through the Repl.
+  await link.write('\x10ESP32.enableBLE(false)\n');
+  await new Promise((r) => setTimeout(r, 1500));
+  await unlockConsole(link, passwords, { device });
+  const r = await connectRepl(link);
+  try {
+    const still = await r.eval<Extras>(EXTRAS);
+    if (still.ble) throw deviceError(`Bluetooth on ${link.url} is still on after ESP32.enableBLE(false)`);
+    if (code) {
+      await uploadFile(r, '.bootcde', code);
+      const got = await readBackHash(r, '.bootcde');
+      if (!got || got.sha256 !== sha256Hex(code)) throw deviceError(`the firmware put back on ${link.url} after turning Bluetooth off does not match`, `run \`sealmq flash --port ${link.url}\` and provision again`);
+      await r.run('setTimeout(load,50)');
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  } finally {
+    r.detach();
+  }
+}
 
 export interface ProvisionResult {
   deviceId: string;
@@ -85,10 +154,23 @@ export async function provisionBoard(o: ProvisionOptions): Promise<ProvisionResu
   const seed = new Uint8Array(randomBytes(20));
   try {
     await link.open();
+    // A board provisioned before (or by an interrupted run) is locked: its password(s) are in the registry.
+    const known = o.registry.consolePasswords(o.deviceId);
+    await unlockConsole(link, known, { device: o.deviceId });
     repl = await connectRepl(link);
     next('firmware');
-    const version = await firmwareVersion(repl);
+    let version = await firmwareVersion(repl);
     if (!version) throw deviceError(`no sealmq firmware answers on ${o.port}`, `flash it first: sealmq flash --port ${o.port}`);
+    // The board's clock from the host (the TOTP check below and every frame's time depend on it).
+    await repl.run(`setTime(${now() / 1000})`);
+    const extras = await repl.eval<Extras>(EXTRAS);
+    if (extras.ble) {
+      await bluetoothOff(link, repl, known, o.deviceId);
+      repl = await connectRepl(link);
+      version = await firmwareVersion(repl);
+      if (!version) throw deviceError(`the firmware did not come back on ${o.port} after turning Bluetooth off`, `run \`sealmq flash --port ${o.port}\` and provision again`);
+      await repl.run(`setTime(${now() / 1000})`);
+    }
 
     next('write');
     const cfg: Record<string, unknown> = {
@@ -122,11 +204,30 @@ export async function provisionBoard(o: ProvisionOptions): Promise<ProvisionResu
     }
     const status = await smqCall<{ crypto?: string; board?: string }>(repl, 'SEALMQ.status()');
 
+    next('harden');
+    const lock = o.lockConsole !== false;
+    const password = lock ? newConsolePassword() : undefined;
+    // Sealed in the registry (next to any older one) BEFORE the board can hold it.
+    if (password) o.registry.setConsolePassword(o.deviceId, password, 1);
+    const harden = hardenCode({ telnet: extras.telnet, password });
+    if (harden) {
+      await uploadFile(repl, HARDEN_FILE, harden);
+      const got = await readBackHash(repl, HARDEN_FILE);
+      if (!got || got.sha256 !== sha256Hex(harden)) throw deviceError(`the hardening boot file on ${o.port} does not match what was sent`, 'nothing was recorded; re-run provisioning');
+    } else await repl.run(`require("Storage").erase(${JSON.stringify(HARDEN_FILE)})`);
+    if (extras.telnet) await repl.run('require("TelnetServer").setOptions({mode:"off"})');
+
     next('record');
     o.registry.recordProvisioned({
       id: o.deviceId, root, otpSeed: seed, actor: o.actor, brokerUrl: o.broker, interval: o.interval ?? 10,
-      board: status.board ?? null, rekey: !!existing, detail: { port: o.port, firmware: version, crypto: status.crypto ?? null },
+      board: status.board ?? null, rekey: !!existing,
+      detail: { port: o.port, firmware: version, crypto: status.crypto ?? null, consoleLocked: lock, telnet: extras.telnet ? 'off' : 'absent', bluetooth: extras.ble === null ? 'absent' : 'off' },
     });
+    if (password) {
+      o.registry.setConsolePassword(o.deviceId, password, 0);
+      // Locked now, not only from the next boot: the last thing said on an open console.
+      await repl.run(`E.setPassword(${JSON.stringify(password)});E.lockConsole();`);
+    }
     o.onStep?.('record', STEPS.length, STEPS.length);
     return { deviceId: o.deviceId, epoch, firmware: version, crypto: String(status.crypto ?? '?'), seconds: (Date.now() - started) / 1000 };
   } catch (e) {

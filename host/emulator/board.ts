@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import vm from 'node:vm';
 import { resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { FlashJournal, PowerCutError } from './flash-journal.js';
 import { BoardStorage } from './storage.js';
@@ -88,6 +89,10 @@ export class EmulatedBoard extends EventEmitter {
   private nextTimerId = 1;
   private sockets = new Set<Socket>();
   private timeOffset = 0;
+  /** E.setPassword's password: in the interpreter's hidden root, so gone at every boot (boot code sets it again). */
+  private consolePassword: string | undefined;
+  /** The Telnet console's mode (TelnetServer.setOptions): on at every boot, as the ESP32 build has it. */
+  telnetOn = false;
   private idlePending = false;
   private cutWaiters: (() => void)[] = [];
   private writesBefore = 0;
@@ -231,9 +236,14 @@ export class EmulatedBoard extends EventEmitter {
         // a line that runs too long is stopped by the watchdog instead.
         interrupt: () => undefined,
         identify: () => this.repl?.print(`Espruino ${this.firmwareVersion} ${this.profile.board}\n`),
+        checkPassword: (line) => this.consolePassword !== undefined && line === this.consolePassword,
       });
     }
     this.repl.resetScreen();
+    // A new interpreter: no password in its hidden root, the console open until boot code locks it again.
+    this.repl.locked = false;
+    this.consolePassword = undefined;
+    this.telnetOn = !!this.profile.telnet;
     this.packets?.dispose();
     this.packets = versionHasPackets(this.firmwareVersion) ? this.packetReceiver(gen) : undefined;
     this.repl.packets = this.packets;
@@ -276,6 +286,23 @@ export class EmulatedBoard extends EventEmitter {
       reboot: () => this.haltAnd(),
       load: (file) => this.bootWhenIdle('load', file),
       reset: () => this.bootWhenIdle('reset'),
+      setPassword: (pw) => {
+        this.consolePassword = pw;
+      },
+      lockConsole: () => {
+        if (this.consolePassword !== undefined) this.repl!.locked = true;
+      },
+      setTelnet: (on) => {
+        this.telnetOn = on;
+      },
+      ble: this.profile.bluetooth ? () => this.bleOn() : undefined,
+      enableBle: (on) => {
+        this.setNvs({ ble: on });
+        // jswrap_ESP32_enableBLE: removes saved code, then esp_restart().
+        host.print('Erasing saved code.\nDone!\n');
+        for (const f of ['.varimage', '.bootcde', '.bootrst']) this.storage!.erase(f);
+        this.haltAnd();
+      },
       setEcho: (on) => {
         this.repl!.echoOff = !on;
       },
@@ -288,7 +315,14 @@ export class EmulatedBoard extends EventEmitter {
 
     // jsfLoadBootCodeFromFlash: .bootrst always, .bootcde unless this is a reset(); load(file) runs file.
     const bootFile = file !== undefined ? this.storage!.get(file) : this.storage!.get('.bootrst') ?? (kind === 'reset' ? undefined : this.storage!.get('.bootcde'));
-    if (bootFile) this.runCallback(gen, () => this.evaluate(Buffer.from(bootFile).toString('latin1'), 'boot code'), false);
+    // jsfLoadBootCodeFromFlash: .bootPowerOn at the first boot after power-on, .boot0….boot3 at every boot,
+    // then the boot code.
+    const early = [...(kind === 'power' ? ['.bootPowerOn'] : []), '.boot0', '.boot1', '.boot2', '.boot3'];
+    for (const name of early) {
+      const f = this.storage!.get(name);
+      if (f && alive()) this.runCallback(gen, () => this.evaluate(Buffer.from(f).toString('latin1'), name), false);
+    }
+    if (bootFile && alive()) this.runCallback(gen, () => this.evaluate(Buffer.from(bootFile).toString('latin1'), 'boot code'), false);
     if (alive()) this.runCallback(gen, () => (this.sandbox!.realm.global.E as { emit: Function }).emit('init'), false);
     if (!alive()) return;
     if (this.banner && !bootFile && kind === 'power') {
@@ -321,6 +355,25 @@ export class EmulatedBoard extends EventEmitter {
         return ok;
       },
     });
+  }
+
+  // ---- ESP32 NVS (outside Storage: survives Storage.eraseAll, as the ESP32's NVS partition does) ----
+
+  private get nvsFile(): string {
+    return this.flashFile + '.nvs.json';
+  }
+
+  private bleOn(): boolean {
+    try {
+      const v = JSON.parse(readFileSync(this.nvsFile, 'utf8')) as { ble?: boolean };
+      return v.ble !== false;
+    } catch {
+      return true; // a fresh ESP32 has Bluetooth on
+    }
+  }
+
+  private setNvs(v: { ble: boolean }): void {
+    writeFileSync(this.nvsFile, JSON.stringify(v));
   }
 
   /** E.reboot() from inside sandbox code: a hardware reset never returns, so unwind the old code. */

@@ -17,6 +17,10 @@ export interface BoardProfile {
   consoleBaud: number;
   /** Variables in use right after boot with nothing loaded (an estimate). */
   baseVars: number;
+  /** The build has a Telnet console (require("TelnetServer"), on at boot on the ESP32). */
+  telnet?: boolean;
+  /** The build has Bluetooth (ESP32.enableBLE; on until turned off, kept in NVS). */
+  bluetooth?: boolean;
 }
 
 export const DEFAULT_PROFILE: BoardProfile = {
@@ -40,6 +44,9 @@ export function profileFrom(json: Record<string, any>, fallbackName?: string): B
     nativeCrypto: typeof crypto === 'boolean' ? crypto : typeof crypto === 'object' && crypto ? crypto.native !== false && crypto.aes !== false : typeof json.nativeCrypto === 'boolean' ? json.nativeCrypto : DEFAULT_PROFILE.nativeCrypto,
     consoleBaud: num(json.consoleBaud) ?? num(json.baud) ?? num(json.console?.baud) ?? DEFAULT_PROFILE.consoleBaud,
     baseVars: num(json.baseVars) ?? DEFAULT_PROFILE.baseVars,
+    // Present only when the board has them (absent = no Telnet console, no Bluetooth).
+    ...(json.consoles?.telnet === true || json.telnet === true ? { telnet: true } : {}),
+    ...(json.consoles?.bluetooth === true || json.bluetooth === true ? { bluetooth: true } : {}),
   };
 }
 

@@ -15,6 +15,8 @@ export interface ReplHost {
   interrupt(): void;
   /** Ctrl-E (ENQ) on an empty line: the board says what it is ("Espruino 2v29 ESP32"). */
   identify(): void;
+  /** The console is locked (E.setPassword + E.lockConsole): does this line match the password? */
+  checkPassword?(line: string): boolean;
 }
 
 /** The packet protocol's receiver (packets.ts), present on firmware 2v25 and later. */
@@ -37,6 +39,11 @@ export class ConsoleRepl {
   private removed = true;
   /** Espruino's packet protocol (DLE SOH …); undefined on firmware before 2v25. */
   packets: PacketInput | undefined;
+  /**
+   * JSIS_PASSWORD_PROTECTED: every byte but CR/LF goes into a password line (at most 20, no echo, Ctrl-C,
+   * DLE and packets included); CR/LF checks it. Nothing else runs until it matches.
+   */
+  locked = false;
 
   constructor(private readonly host: ReplHost) {}
 
@@ -74,7 +81,8 @@ export class ConsoleRepl {
   idle(): void {
     if (!this.removed) return;
     this.removed = false;
-    if (this.echo) this.host.write('>' + this.line.replace(/\n/g, '\r\n:'));
+    // Espruino also redraws the half-typed line after "password>"; the emulator does not show a password.
+    if (this.echo) this.host.write(this.locked ? 'password>' : '>' + this.line.replace(/\n/g, '\r\n:'));
   }
 
   /** Marks the screen as needing a fresh prompt (after boot: Espruino prints "\n" then the prompt). */
@@ -91,6 +99,7 @@ export class ConsoleRepl {
   }
 
   private char(ch: number): void {
+    if (this.locked) return this.passwordChar(ch);
     const st = this.state;
     // Inside a packet every byte is data, Ctrl-C included (jsiHandleConsoleChar).
     if (this.packets?.active) {
@@ -138,6 +147,21 @@ export class ConsoleRepl {
       this.line += s;
       if (this.show) this.host.write(s);
     }
+  }
+
+  /** jsiHandleConsoleChar while password protected (src/jsinteractive.c, 2v29), byte for byte. */
+  private passwordChar(ch: number): void {
+    if (ch !== 13 && ch !== 10) {
+      if (this.line.length < 20) this.line += String.fromCharCode(ch);
+      return;
+    }
+    const ok = this.host.checkPassword?.(this.line) ?? false;
+    this.line = '';
+    if (ok) this.locked = false;
+    if (this.locked) return this.out('\n  Invalid password\npassword>');
+    this.out('\n  Logged in.\n');
+    this.removed = true;
+    this.idle();
   }
 
   private backspace(): void {

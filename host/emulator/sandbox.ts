@@ -47,6 +47,15 @@ export interface SandboxHost {
   load(file?: string): void;
   reset(): void;
   setEcho(on: boolean): void;
+  /** E.setPassword / E.lockConsole (jswrap_espruino.c): the console's password and lock. */
+  setPassword(pw: string | undefined): void;
+  lockConsole(): void;
+  /** require("TelnetServer").setOptions({mode}); only on boards whose profile has a Telnet console. */
+  setTelnet(on: boolean): void;
+  /** The ESP32 NVS Bluetooth flag (ESP32.getState().BLE); undefined on boards without Bluetooth. */
+  ble?: () => boolean;
+  /** ESP32.enableBLE(on): saved, code erased, the board restarts (never returns). */
+  enableBle(on: boolean): never;
   rejection(reason: unknown): void;
 }
 
@@ -182,6 +191,8 @@ export function createSandbox(host: SandboxHost): Sandbox {
       const text = code === undefined ? '' : String(code);
       if (text) host.storage.write(alwaysExec ? '.bootrst' : '.bootcde', bytesOf(text)!, 0, 0);
     })),
+    setPassword: n((pw?: unknown) => guard(() => host.setPassword(pw === undefined ? undefined : String(pw)))),
+    lockConsole: n(() => guard(() => host.lockConsole())),
     getErrorFlags: n(() => realm.array([])),
     getAnalogVRef: n(() => 3.3),
   }));
@@ -189,7 +200,11 @@ export function createSandbox(host: SandboxHost): Sandbox {
   const version = host.version ?? EMULATOR_VERSION;
   define('process', realm.object({
     version,
-    env: realm.object({ VERSION: version, BOARD: host.profile.board, EMULATED: true }),
+    env: realm.object({
+      VERSION: version, BOARD: host.profile.board, EMULATED: true,
+      // The modules require() has built in, as Espruino lists them.
+      MODULES: ['Storage', 'net', ...(host.nativeCrypto ? ['crypto'] : []), ...(host.profile.telnet ? ['TelnetServer'] : [])].join(','),
+    }),
     memory: n(() => guard(() => {
       const usage = Math.min(host.profile.totalVars, host.profile.baseVars + estimateVars(g, (o) => o === g.Object.prototype || o === g.Function.prototype));
       return realm.object({ free: host.profile.totalVars - usage, usage, total: host.profile.totalVars, history: 0, gc: 0, gctime: 0, blocksize: 16 });
@@ -204,6 +219,16 @@ export function createSandbox(host: SandboxHost): Sandbox {
     if (name === 'Storage') m = storageModule(host.storage, realm, guard);
     else if (name === 'crypto' && host.nativeCrypto) m = cryptoModule({ realm, guard, consoleError: host.consoleError });
     else if (name === 'net') m = netModule({ realm, guard, emit: host.emit, track: host.trackSocket });
+    else if (name === 'TelnetServer' && host.profile.telnet) {
+      m = realm.object({
+        setOptions: n((o: unknown) => guard(() => {
+          const mode = (o as { mode?: unknown } | null)?.mode;
+          if (typeof o !== 'object' || o === null) throw realm.error('Error', `Expecting Object, got ${typeof o}`);
+          if (mode === 'on' || mode === 'off') host.setTelnet(mode === 'on');
+          else if (mode !== undefined) throw realm.error('Error', 'Unknown mode value');
+        })),
+      });
+    }
     else {
       // Like Espruino, a module may also be a Storage file of that name (jswrap_modules.c).
       const f = host.storage.get(name);
@@ -216,6 +241,15 @@ export function createSandbox(host: SandboxHost): Sandbox {
     modules[name] = m;
     return m;
   })));
+
+  // The ESP32 class, on boards with Bluetooth: its NVS flags (getState) and enableBLE (targets/esp32).
+  if (host.ble) {
+    const ble = host.ble;
+    define('ESP32', realm.object({
+      getState: n(() => guard(() => realm.object({ BLE: ble(), Wifi: true }))),
+      enableBLE: n((on: unknown) => guard(() => host.enableBle(Boolean(on)))),
+    }));
+  }
 
   // The pins of an ESP32, as globals (D0…D39), so sensor code can name them as on a board.
   for (let i = 0; i < 40; i++) define('D' + i, i);

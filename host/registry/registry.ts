@@ -165,6 +165,7 @@ export interface RegistryOptions {
 const VERIFIER_TEXT = 'sealmq registry key verifier v1';
 const AUDIT_KEY_TEXT = 'sealmq audit key v1\0';
 const BROKER_PW_TEXT = 'sealmq broker password v1\0';
+const CONSOLE_PW_TEXT = 'sealmq console password v1\0';
 const RECORD_VERSION = 1;
 const OPERATOR_SEED_TEXT = 'sealmq operator totp v1\0';
 /** Detail keys that would mean a secret is about to be written to the audit log. */
@@ -1127,6 +1128,35 @@ export class Registry {
    * check a TOTP: created on first use (24 bytes from the CSPRNG, base64url), sealed under the registry
    * key with the principal bound inside the box. Unlocked only. Audited when created.
    */
+  /**
+   * A device's Espruino console password(s) (docs/FIELD.md), newest first: normally one; two while a
+   * provisioning that wrote a new one has not finished (the board may hold either). Sealed under the
+   * registry key in meta, the device id bound inside the box. Empty when the device was never locked.
+   */
+  consolePasswords(id: string): string[] {
+    const key = this.requireKey();
+    checkDeviceId(id);
+    const raw = this.meta('console_password:' + id);
+    if (!raw) return [];
+    const v = JSON.parse(raw) as { nonce: string; box: string };
+    const pt = openBox(key, { nonce: u8(Buffer.from(v.nonce, 'hex')), box: u8(Buffer.from(v.box, 'hex')) });
+    const text = pt ? utf8Decode(pt) : null;
+    if (pt) wipe(pt);
+    const tag = CONSOLE_PW_TEXT + id + '\0';
+    if (text == null || !text.startsWith(tag)) throw new SealmqError('internal', `the console password of ${id} does not open: the registry was altered`);
+    return JSON.parse(text.slice(tag.length)) as string[];
+  }
+
+  /** Puts `password` first in the device's console passwords; keep: how many older ones stay (0: only this). */
+  setConsolePassword(id: string, password: string, keep: number): void {
+    const key = this.requireKey();
+    checkDeviceId(id);
+    const list = [password, ...this.consolePasswords(id).filter((p) => p !== password).slice(0, keep)];
+    const sealed = sealBox(key, utf8Encode(CONSOLE_PW_TEXT + id + '\0' + JSON.stringify(list)));
+    this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)')
+      .run('console_password:' + id, JSON.stringify({ nonce: toHex(sealed.nonce), box: toHex(sealed.box) }));
+  }
+
   brokerPassword(principal: string, actor: string): { password: string; created: boolean } {
     const key = this.requireKey();
     if (!/^(device|operator):[a-z0-9][a-z0-9._-]{0,31}$/.test(principal)) throw inputError(`bad principal ${JSON.stringify(principal)}`);
