@@ -9,6 +9,7 @@ import mqtt from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { smqCall } from '../board/smq.js';
+import { unlockConsole } from '../link/console-lock.js';
 import { connectRepl, Repl } from '../link/repl.js';
 import { openLink } from '../link/open-link.js';
 import { hiresNow, Pipeline, PipelineBrokerKind, PipelineEvent, PipelineMode, PipelineResult, startPipeline } from '../pipeline/pipeline.js';
@@ -356,13 +357,8 @@ async function withConsole<T>(p: Pipeline, i: number, fn: (repl: Repl) => Promis
   const b = p.boards[i];
   const link = await openLink(b.console);
   try {
-    const reg = p.registry as unknown as { consolePasswords?: (id: string) => string[] } | undefined;
-    if (reg?.consolePasswords) {
-      // Loaded by name while the console lock is new to the tree; its unlockConsole does the talking.
-      const lockModule = '../link/console-lock.js';
-      const lock = await import(lockModule) as { unlockConsole: (l: unknown, pw: string[], o: { device: string }) => Promise<unknown> };
-      await lock.unlockConsole(link, reg.consolePasswords(b.deviceId), { device: b.deviceId });
-    }
+    // The research plain boards have no registry and an open console; unlockConsole leaves an open one alone.
+    if (p.registry) await unlockConsole(link, p.registry.consolePasswords(b.deviceId), { device: b.deviceId });
     const repl = await connectRepl(link);
     try {
       return await fn(repl);
