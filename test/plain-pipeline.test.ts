@@ -4,7 +4,7 @@
 import test from 'ava';
 import mqtt from 'mqtt';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utf8Encode } from '../core/bytes.js';
@@ -18,6 +18,9 @@ import { registryVerifier } from '../host/verifier/run.js';
 import { isPlainFrame, PLAIN_LABEL, PlainVerifier, runPlainVerifier } from '../host/verifier/plain.js';
 import type { VerifyResult } from '../host/verifier/verifier.js';
 import { sealmq } from './cli-helpers.js';
+import { openLink } from '../host/link/open-link.js';
+import { connectRepl } from '../host/link/repl.js';
+import { smqCall } from '../host/board/smq.js';
 
 const usage = (t: { is: (a: unknown, b: unknown) => void }, e: unknown) => {
   t.is(e instanceof SealmqError && e.kind, 'usage');
@@ -120,7 +123,16 @@ test.serial('plain pipeline on the embedded broker: readings arrive in clear, la
   t.is(reply.reply.plain, true);
   t.is(reply.reply.ok, true);
   t.is((reply.reply.a as Record<string, unknown>).state, PLAIN_LABEL);
-  // A board without a key cannot prove anything: its challenge is refused.
+  // A board without a key cannot prove anything: its challenge and TOTP are refused, with the label.
+  const link = await openLink(p.boards[0].console);
+  const repl = await connectRepl(link);
+  try {
+    t.deepEqual(await smqCall(repl, 'SEALMQ.challenge("00")'), { ok: false, error: PLAIN_LABEL });
+    t.deepEqual(await smqCall(repl, 'SEALMQ.totp()'), { ok: false, error: PLAIN_LABEL });
+  } finally {
+    repl.detach();
+    await link.close();
+  }
   const sent = await p.stopReporting();
   t.is(sent.length, 2);
   t.true(sent.every((s) => s.sent > 0));
@@ -138,4 +150,20 @@ test.serial('plain pipeline on a research insecure Mosquitto (skipped with the r
   t.true(frames().some((f) => f.result.ok && 'plain' in f.result));
   const reply = await p.command('plain-02', 'ping');
   t.is(reply.reply.ok, true);
+});
+
+test('sealmq build --research-plain writes firmware-plain.js next to firmware.js and says what it is', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'sealmq-plain-cli-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const r = await sealmq(['build', '--board', 'emulated', '--out', out, '--no-selftest', '--research-plain']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /firmware-plain\.js\s+\d+ bytes .*RESEARCH PLAIN \/ NOT SECURE/);
+  t.true(existsSync(join(out, 'firmware.js')));
+  t.true(readFileSync(join(out, 'firmware-plain.js'), 'utf8').includes('RESEARCH PLAIN / NOT SECURE'));
+  // Without the flag, no plain artefact.
+  const out2 = mkdtempSync(join(tmpdir(), 'sealmq-plain-cli-'));
+  t.teardown(() => rmSync(out2, { recursive: true, force: true }));
+  const r2 = await sealmq(['build', '--board', 'emulated', '--out', out2, '--no-selftest']);
+  t.is(r2.code, 0, r2.stderr);
+  t.false(existsSync(join(out2, 'firmware-plain.js')));
 });
