@@ -16,6 +16,7 @@ const N = 5;
 
 async function suite(t: ExecutionContext, broker: 'embedded' | 'mosquitto'): Promise<AttackReport> {
   const r = await sealmq(['attack', '--pipeline', 'both', '--broker', broker, '--runs', String(N), '--json'], {}, 400_000);
+  if (r.code !== 0 && r.code !== 1) throw new Error(`sealmq attack exited ${r.code}: ${r.stderr.trim()}`);
   const report = JSON.parse(r.stdout) as AttackReport;
   t.log(`${broker}: ${report.seconds} s`);
   for (const x of report.results) t.log(`${x.pipeline.padEnd(6)} ${x.attack.padEnd(21)} succeeded ${x.succeeded}/${N} detected ${x.detected}/${N}  ${JSON.stringify(x.reasons)}`);

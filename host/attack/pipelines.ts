@@ -388,14 +388,14 @@ const forgedCommand: Attack = {
     const payload = ctx.mode === 'plain' || i % 2 === 1 ? Buffer.from(JSON.stringify({ c: nonce, a: {} })) : forgedFrame(ctx.epoch, 0x7000_0000 + i, 1);
     const from = ctx.log.mark;
     // The board answers a command as soon as it has read it, on the same connection as its readings: once
-    // three more readings of A went through the verifier, a reply that has not come will not come.
+    // five more readings of A went through the verifier, a reply that has not come will not come.
     let readings = 0;
     ctx.relay.inject(s, 'down', [publishPacket(ctx.topic(A, 'down'), payload)]);
     const r = await ctx.log.find(from, (x) => {
       if (x.topic !== topic) return false;
       if (x.ok && (x.message as { r?: unknown }).r === nonce) return true;
       if (x.ok && 'd' in x.message) readings++;
-      return readings >= 3;
+      return readings >= 5;
     }, 3000);
     return r && r.ok && (r.message as { r?: unknown }).r === nonce
       ? { succeeded: true, detected: false, reason: 'executed' } : { succeeded: false, detected: false, reason: 'not-executed' };
@@ -488,7 +488,8 @@ const takeover: Attack = {
       ...(cred?.password ? { password: cred.password } : {}),
     });
     if (!client) return { succeeded: false, detected: true, reason: 'broker-refused' };
-    await sleep(150);
+    // A broker that hands the id over closes the old session right after the new CONNACK.
+    for (let waited = 0; !s.closed && waited < 3000; waited += 25) await sleep(25);
     const kicked = s.closed && s.closedBy === 'broker';
     client.end(true);
     await ctx.relay.waitSession(ctx.ids[B], 15_000, s.opened + 1);
