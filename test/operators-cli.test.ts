@@ -98,6 +98,21 @@ test('first admin by passphrase, confirmed by a first code; login, whoami; a tec
   }
   const users = await sealmq(['users', 'unlock', 'boss'], tinaEnv);
   t.is(users.code, 5);
+  // New boards are a technician's; changing who an existing identity is, or commanding a device, is not.
+  // Refused before any board or broker is touched (nothing listens on these ports).
+  for (const [args, action] of [
+    [['provision', '--port', 'tcp://127.0.0.1:9', '--device', 'node-01', '--rekey'], 'provision.replace'],
+    [['provision', '--port', 'tcp://127.0.0.1:9', '--replace', 'node-01'], 'provision.replace'],
+    [['send', '--device', 'node-01', '--command', 'ping', '--broker', 'mqtt://127.0.0.1:9'], 'send'],
+    [['devices', 'rotate', 'node-01', '--broker', 'mqtt://127.0.0.1:9'], 'devices.rotate'],
+  ] as const) {
+    const r = await sealmq([...args], tinaEnv);
+    t.is(r.code, 5, args.join(' '));
+    t.regex(r.stderr, new RegExp(`may not ${action.replace('.', '\\.')}`));
+  }
+  const ttl = await sealmq(['login', '--user', 'boss', '--ttl', '25h'], env);
+  t.is(ttl.code, 3);
+  t.regex(ttl.stderr, /a session lasts from 1 min to 24 h/);
 
   // The admin may; the device.revoke entry carries the admin's name.
   const rev = await sealmq(['devices', 'revoke', 'node-01', '--reason', 'test'], { SEALMQ_HOME: home });
