@@ -176,3 +176,34 @@ test('provisioned board over a PTY: the console says nothing useful without the 
   const old = await t.throwsAsync(doctorBoard({ port: board.pty!, device: 'field-01', passwords: [pw] }));
   t.true(old instanceof SealmqError && old.kind === 'auth', 'the old password no longer opens it');
 });
+
+for (const cutAt of ['harden', 'record'] as const) {
+  test(`power gone at the "${cutAt}" step: the re-run unlocks the board with the password sealed before it was written, and finishes`, async (t) => {
+    t.timeout(120_000);
+    const home = tmpHome();
+    const reg = openRegistry({ home });
+    await reg.unlock('interrupted hardening');
+    const flashFile = join(home, 'h.flash');
+    let board = await spawnEmulator({ name: 'h', flashFile, board: 'emulated' });
+    t.teardown(async () => { await board.stop(); reg.close(); });
+    const fw = await firmwareBundle('emulated', join(home, 'dist'));
+    await flashBoard({ port: board.console, bundle: fw.bundle, version: fw.version });
+    let step = '';
+    let cutting: Promise<void> | undefined;
+    await provisionBoard({
+      port: board.console, deviceId: 'field-02', broker: 'mqtt://127.0.0.1:1', registry: reg, actor: 'test',
+      // Cut as the boot file is being written (harden: the new password is sealed first) or as the registry records.
+      onStep: (s) => { step = s; if (s === cutAt) cutting = board.cut(); },
+    }).catch((e) => t.log(`first run: ${(e as Error).message}`));
+    await cutting; // the old board is gone before the new one boots from the same flash
+    t.true(step === cutAt || (cutAt === 'harden' && step === 'record'), step);
+    t.log(`after the cut: recorded ${reg.getDevice('field-02') !== null}, ${reg.consolePasswords('field-02').length} password(s) sealed`);
+    board = await spawnEmulator({ name: 'h', flashFile, board: 'emulated' });
+    const r = await provisionBoard({ port: board.console, deviceId: 'field-02', broker: 'mqtt://127.0.0.1:1', registry: reg, actor: 'test', rekey: reg.getDevice('field-02') !== null, onStep: (s) => t.log(`re-run: ${s}`) });
+    t.true(r.epoch >= 0);
+    t.is(reg.consolePasswords('field-02').length, 1);
+    await settle();
+    const d = await doctorBoard({ port: board.console, device: 'field-02', passwords: reg.consolePasswords('field-02') });
+    t.like(d, { consoleLocked: true, lockedAtBoot: true, device: 'field-02', state: 'ok', epoch: r.epoch });
+  });
+}

@@ -225,8 +225,9 @@ export async function provisionBoard(o: ProvisionOptions): Promise<ProvisionResu
     });
     if (password) {
       o.registry.setConsolePassword(o.deviceId, password, 0);
-      // Locked now, not only from the next boot: the last thing said on an open console.
-      await repl.run(`E.setPassword(${JSON.stringify(password)});E.lockConsole();`);
+      // Locked now, not only from the next boot: the last thing said on an open console. The device is
+      // recorded already, so a board gone at this instant is no failure: .boot0 locks it when it is back.
+      await repl.run(`E.setPassword(${JSON.stringify(password)});E.lockConsole();`).catch(() => undefined);
     }
     o.onStep?.('record', STEPS.length, STEPS.length);
     return { deviceId: o.deviceId, epoch, firmware: version, crypto: String(status.crypto ?? '?'), seconds: (Date.now() - started) / 1000 };

@@ -52,6 +52,8 @@ function listen(link: ConsoleLink, timeoutMs: number, done: (text: string) => bo
 const plain = (t: string) => t.replace(/\x1B\[[0-9;?]*[A-Za-z]/g, '');
 /** A ">" prompt at the start of a line that is not "password>". */
 const OPEN_PROMPT = /(^|[\r\n])>/;
+/** A locked console's whole answer to CR/LF. */
+const LOCKED_ANSWER = /Invalid password\r?\npassword>/;
 
 /**
  * Whether the console asks for a password. Sends Ctrl-C then an empty line: on an open console that
@@ -59,12 +61,16 @@ const OPEN_PROMPT = /(^|[\r\n])>/;
  * Espruino has no lockout) answered with "password>". Runs nothing on the board either way.
  */
 export async function consoleState(link: ConsoleLink, o: { timeoutMs?: number } = {}): Promise<ConsoleState> {
-  const l = listen(link, o.timeoutMs ?? 2000, (t) => /password>/.test(t) || OPEN_PROMPT.test(plain(t).replace(/password>/g, '')));
+  // Locked means the answer to our empty line, "Invalid password": a bare "password>" can also be the
+  // prompt redrawn after one of the firmware's log lines, and answering the password then would meet
+  // this "Invalid password" arriving late.
+  const l = listen(link, o.timeoutMs ?? 2000, (t) => LOCKED_ANSWER.test(t) || OPEN_PROMPT.test(plain(t).replace(/password>/g, '')));
   await link.write('\x03');
   await new Promise((r) => setTimeout(r, 100));
   await link.write('\n');
   const t = plain(await l.result);
-  if (/password>/.test(t)) return 'locked';
+  if (LOCKED_ANSWER.test(t)) return 'locked';
+  if (/password>/.test(t)) return 'unknown';
   return OPEN_PROMPT.test(t) ? 'open' : 'unknown';
 }
 
