@@ -16,6 +16,7 @@ import { consoleState, unlockConsole, CONSOLE_PASSWORD_LENGTH } from '../host/li
 import { linkFor } from '../host/link/open-link.js';
 import type { ConsoleLink } from '../host/link/console-link.js';
 import { SealmqError } from '../host/errors.js';
+import { benchCrypto } from '../host/bench/crypto.js';
 import { openRegistry } from '../host/registry/registry.js';
 import { sealmq, tmpHome } from './cli-helpers.js';
 
@@ -207,3 +208,23 @@ for (const cutAt of ['harden', 'record'] as const) {
     t.like(d, { consoleLocked: true, lockedAtBoot: true, device: 'field-02', state: 'ok', epoch: r.epoch });
   });
 }
+
+test('bench crypto on a provisioned board: unlocked after each reset() with the registry password, locked again at the end; without it, auth', async (t) => {
+  t.timeout(180_000);
+  const home = tmpHome();
+  const reg = openRegistry({ home });
+  await reg.unlock('bench through the lock');
+  const board = await spawnEmulator({ name: 'bl', flashFile: join(home, 'bl.flash'), board: 'emulated' });
+  t.teardown(async () => { await board.stop(); reg.close(); });
+  const fw = await firmwareBundle('emulated', join(home, 'dist'));
+  await flashBoard({ port: board.console, bundle: fw.bundle, version: fw.version });
+  await provisionBoard({ port: board.console, deviceId: 'bench-01', broker: 'mqtt://127.0.0.1:1', registry: reg, actor: 'test' });
+  const r = await benchCrypto({ port: board.console, sizes: [16], reps: 1, seals: 20, board: 'emulated', consolePasswords: reg.consolePasswords('bench-01'), device: 'bench-01' });
+  t.true(r.results.some((x) => x.op === 'seal' && !x.error), JSON.stringify(r.results.map((x) => x.op)));
+  const l = linkFor(board.console);
+  await l.open();
+  t.is(await consoleState(l), 'locked');
+  await l.close();
+  const e = await t.throwsAsync(benchCrypto({ port: board.console, sizes: [16], reps: 1, seals: 20, board: 'emulated' }));
+  t.true(e instanceof SealmqError && e.kind === 'auth', String(e));
+});

@@ -9,10 +9,14 @@ import { buildFirmware, BuildRefusedError, bundleScript, formatViolation } from 
 import { deviceError } from '../errors.js';
 import { openLink } from '../link/open-link.js';
 import { connectRepl, type Repl } from '../link/repl.js';
+import { unlockConsole } from '../link/console-lock.js';
 import { uploadFile } from '../link/storage-files.js';
 
 export interface CryptoBenchOptions {
   port: string;
+  /** A provisioned board's console password(s) from the registry: reset() locks it again each time (docs/FIELD.md). */
+  consolePasswords?: readonly string[];
+  device?: string;
   /** Payload sizes in bytes (default 16, 64, 256, 1024). */
   sizes?: number[];
   /** Timed batches per op (default 15). */
@@ -79,9 +83,10 @@ const FW_FILE = 'smqbenchfw.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** reset() on the board (deferred by Espruino to the end of the command), then a fresh sync. */
-async function resetBoard(repl: Repl): Promise<void> {
+async function resetBoard(repl: Repl, unlock?: () => Promise<unknown>): Promise<void> {
   await repl.run('reset();');
   await sleep(700);
+  await unlock?.();
   await repl.run('', { timeoutMs: 5000 });
 }
 
@@ -140,6 +145,8 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
   const link = await openLink(o.port);
   const logs: string[] = [];
   try {
+    const unlock = () => unlockConsole(link, o.consolePasswords, { device: o.device });
+    await unlock();
     const repl = await connectRepl(link, { timeoutMs: 10_000, onLog: (l) => logs.push(l) });
     const b = await repl.eval<{ BOARD: string; version: string; emulated: boolean }>('{BOARD:""+process.env.BOARD,version:""+process.version,emulated:!!process.env.EMULATED}');
     const target = targetLabel(b);
@@ -147,7 +154,7 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     const before = await repl.eval<string[]>('require("Storage").list()');
 
     // 1. The bench bundle.
-    await resetBoard(repl);
+    await resetBoard(repl, unlock);
     await uploadFile(repl, BENCH_FILE, bench.code);
     p(`bench bundle ${bench.bytes} bytes uploaded`);
     const results = await runBundle(repl, logs, BENCH_FILE, 30 * 60_000, p);
@@ -157,7 +164,7 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     if (!nacl) {
       for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: naclWhy });
     } else {
-      await resetBoard(repl);
+      await resetBoard(repl, unlock);
       try {
         await uploadFile(repl, NACL_FILE, nacl.code);
         results.push(...(await runBundle(repl, logs, NACL_FILE, 30 * 60_000, p)));
@@ -167,15 +174,17 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     }
 
     // 3. The production firmware's footprint.
-    await resetBoard(repl);
+    await resetBoard(repl, unlock);
     let footprint: Footprint;
     try {
       footprint = await firmwareFootprint(repl, fw.code, fw.bytes, fw.budget, seals, before, p);
     } finally {
       // Leave the board as found: the bench's own files (and the throwaway config) gone, RAM reset.
-      await resetBoard(repl);
+      await resetBoard(repl, unlock);
       const after = await repl.eval<string[]>('require("Storage").list()');
       for (const f of after.filter((x) => !before.includes(x))) await repl.run(`require("Storage").erase(${JSON.stringify(f)})`);
+      // Unlocked after each reset(): locked again (a no-op where no password is set).
+      await repl.run('if(E.lockConsole)E.lockConsole()');
     }
     repl.detach();
     return {

@@ -5,6 +5,8 @@ import { relative } from 'node:path';
 import { benchCrypto, DEFAULT_SIZES, type CryptoBenchReport } from '../bench/crypto.js';
 import { writeCryptoOutputs } from '../bench/output.js';
 import { DEFAULT_BOARD } from '../build/bundle.js';
+import { withRegistry } from './passphrase.js';
+import { checkDeviceId } from '../registry/registry.js';
 
 const positive = (what: string, max: number) => (v: string) => {
   const n = Number(v);
@@ -41,10 +43,13 @@ export function registerBenchCrypto(program: Command): void {
     .option('--reps <n>', 'timed batches per op (median, min, max over them)', positive('--reps', 1000), 15)
     .option('--seals <n>', 'seals for the firmware growth check', positive('--seals', 1_000_000), 10_000)
     .option('--board <name>', 'board profile the bundles are built for', DEFAULT_BOARD)
+    .option('--device <id>', 'a provisioned board: unlock its console with its password from the registry (docs/FIELD.md)')
     .option('--json', 'print the report as JSON on stdout')
     .option('--out <dir>', 'where to write the JSON, CSV and SVG', 'bench-out')
     .action(async (o) => {
+      const consolePasswords = o.device === undefined ? undefined : await withRegistry(true, (reg) => reg.consolePasswords(checkDeviceId(o.device)));
       const r = await benchCrypto({
+        consolePasswords, device: o.device,
         port: o.port, sizes: o.sizes, reps: o.reps, seals: o.seals, board: o.board,
         onProgress: o.json ? undefined : (l) => process.stderr.write(l + '\n'),
       });
