@@ -24,6 +24,25 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** socat re-creates the PTY after each client closes it (console-server.ts): let it, between two tools. */
 let stepNo = 0;
 const settle = () => { stepNo++; return sleep(400); };
+/** The same race, when a tool opens PATH just as the old socat goes: the PTY's EIO / "not open" / gone. */
+const PTY_RACE = /EIO|is not open|no such device/;
+async function overPty<T>(f: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (i >= 3 || !PTY_RACE.test(String((e as Error).message))) throw e;
+      await sleep(500);
+    }
+  }
+}
+async function cliOverPty(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  for (let i = 0; ; i++) {
+    const r = await sealmq(args, env);
+    if (i >= 3 || r.code !== 4 || !PTY_RACE.test(r.stderr)) return r;
+    await sleep(500);
+  }
+}
 
 /** Types lines on a raw console (as a person with a terminal would) and returns everything it printed. */
 async function typeRaw(link: ConsoleLink, lines: string[]): Promise<string> {
@@ -84,10 +103,10 @@ test('provisioned board over a PTY: the console says nothing useful without the 
   t.teardown(() => board.stop());
   const port = board.pty!;
   const fw = await firmwareBundle('emulated', join(home, 'dist'));
-  await flashBoard({ port, bundle: fw.bundle, version: fw.version });
+  await overPty(() => flashBoard({ port, bundle: fw.bundle, version: fw.version }));
 
   const steps: string[] = [];
-  const r = await provisionBoard({ port, deviceId: 'field-01', broker: 'mqtt://127.0.0.1:1', registry: reg, actor: 'test', onStep: (s) => steps.push(s) });
+  const r = await overPty(() => provisionBoard({ port, deviceId: 'field-01', broker: 'mqtt://127.0.0.1:1', registry: reg, actor: 'test', onStep: (s) => steps.push(s) }));
   t.is(r.epoch, 0);
   t.true(steps.includes('harden'));
   const [pw] = reg.consolePasswords('field-01');
@@ -100,13 +119,18 @@ test('provisioned board over a PTY: the console says nothing useful without the 
 
   // A person with a terminal and no password.
   await settle();
-  const raw = linkFor(port);
-  await raw.open();
-  const said = await typeRaw(raw, [
-    '\x03', 'require("Storage").read(".bootcde")\n', `print(require("Storage").read("${HARDEN_FILE}"))\n`,
-    '\x10print(JSON.stringify(require("Storage").list()))\n', 'SEALMQ.status()\n', 'E.setPassword()\n', 'reset()\n', 'x'.repeat(40) + '\r\n',
-  ]);
-  await raw.close();
+  const said = await overPty(async () => {
+    const raw = linkFor(port);
+    await raw.open();
+    try {
+      return await typeRaw(raw, [
+        '\x03', 'require("Storage").read(".bootcde")\n', `print(require("Storage").read("${HARDEN_FILE}"))\n`,
+        '\x10print(JSON.stringify(require("Storage").list()))\n', 'SEALMQ.status()\n', 'E.setPassword()\n', 'reset()\n', 'x'.repeat(40) + '\r\n',
+      ]);
+    } finally {
+      await raw.close();
+    }
+  });
   t.log(`raw console without the password said: ${JSON.stringify(said.slice(0, 120))}…`);
   // The firmware's own log lines (its MQTT client retrying) still reach the console, as on Espruino.
   const rest = said.replace(/\x1B\[[0-9;]*[A-Za-z]/g, '').replace(/\r\n {2}Invalid password\r\npassword>/g, '').replace(/(^|[\r\n])mqtt: [^\r\n]*/g, '').replace(/password>/g, '');
@@ -118,10 +142,10 @@ test('provisioned board over a PTY: the console says nothing useful without the 
   // doctor without the password: the lock and nothing else; with --device: everything, and locked again after.
   const env = { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: PASS };
   await settle();
-  const d0 = await sealmq(['doctor', '--port', port, '--json'], env);
+  const d0 = await cliOverPty(['doctor', '--port', port, '--json'], env);
   t.is(d0.code, 0, d0.stderr);
   t.like(JSON.parse(d0.stdout), { consoleLocked: true, firmware: null, device: null });
-  const d1 = await sealmq(['doctor', '--port', port, '--device', 'field-01', '--json'], env);
+  const d1 = await cliOverPty(['doctor', '--port', port, '--device', 'field-01', '--json'], env);
   t.is(d1.code, 0, d1.stderr);
   const rep = JSON.parse(d1.stdout);
   t.like(rep, { consoleLocked: true, lockedAtBoot: true, telnet: 'off', bluetooth: 'off', firmware: fw.version, device: 'field-01', epoch: 0, state: 'ok', crypto: 'native' });
@@ -129,15 +153,14 @@ test('provisioned board over a PTY: the console says nothing useful without the 
   t.true(typeof rep.clockOffsetS === 'number' && Math.abs(rep.clockOffsetS) < 5, `clock offset ${rep.clockOffsetS}`);
   t.true(rep.freeVars > 0 && rep.storageFree > 0 && typeof rep.counter === 'number');
   t.false(d1.stdout.includes(pw));
-  const text = await sealmq(['doctor', '--port', port, '--device', 'field-01'], env);
+  const text = await cliOverPty(['doctor', '--port', port, '--device', 'field-01'], env);
   t.is(text.code, 0, text.stderr);
   t.regex(text.stdout, /console lock\s+locked, at every boot/);
   t.regex(text.stdout, /telnet\s+off/);
   t.regex(text.stdout, /bluetooth\s+off/);
   await settle();
   const again = linkFor(port);
-  await again.open();
-  t.is(await consoleState(again), 'locked', 'doctor locked the console again');
+  t.is(await overPty(async () => { await again.open(); return consoleState(again); }), 'locked', 'doctor locked the console again');
 
   // Wrong or missing password: an auth error (exit 5), never a hang.
   const wrong = await t.throwsAsync(unlockConsole(again, ['Wrong0000000000000000'.slice(0, 20)], { device: 'field-01' }));
@@ -145,16 +168,16 @@ test('provisioned board over a PTY: the console says nothing useful without the 
   const none = await t.throwsAsync(unlockConsole(again, undefined));
   t.true(none instanceof SealmqError && none.kind === 'auth', String(none));
   await again.close();
-  const d2 = await sealmq(['doctor', '--port', port, '--device', 'field-99', '--json'], env);
+  const d2 = await cliOverPty(['doctor', '--port', port, '--device', 'field-99', '--json'], env);
   t.is(d2.code, 5, d2.stdout + d2.stderr);
   t.regex(d2.stderr, /locked/);
 
   // flash through the lock: the upload, the hash check and the reboot (which locks it again).
   await settle();
-  const f = await flashBoard({ port, bundle: fw.bundle, version: fw.version, consolePasswords: reg.consolePasswords('field-01'), device: 'field-01' });
+  const f = await overPty(() => flashBoard({ port, bundle: fw.bundle, version: fw.version, consolePasswords: reg.consolePasswords('field-01'), device: 'field-01' }));
   t.is(f.version, fw.version);
   await settle();
-  const d3 = await doctorBoard({ port, device: 'field-01', passwords: reg.consolePasswords('field-01') });
+  const d3 = await overPty(() => doctorBoard({ port, device: 'field-01', passwords: reg.consolePasswords('field-01') }));
   t.like(d3, { consoleLocked: true, lockedAtBoot: true, device: 'field-01', state: 'ok' });
   await settle();
   const noPw = await t.throwsAsync(flashBoard({ port, bundle: fw.bundle, version: fw.version }));
@@ -163,15 +186,15 @@ test('provisioned board over a PTY: the console says nothing useful without the 
   // Power cycle: still locked; re-provisioning (rekey) unlocks with the old password and locks with a new one.
   await board.stop();
   board = await spawnEmulator({ name: 'lock-1', flashFile: join(home, 'lock-1.flash'), board: profile, pty: join(home, 'ttyLOCK') });
-  const d4 = await doctorBoard({ port: board.pty! });
+  const d4 = await overPty(() => doctorBoard({ port: board.pty! }));
   t.true(d4.consoleLocked, 'locked after a power cycle');
   await settle();
-  const r2 = await provisionBoard({ port: board.pty!, deviceId: 'field-01', broker: 'mqtt://127.0.0.1:1', registry: reg, actor: 'test', rekey: true });
+  const r2 = await overPty(() => provisionBoard({ port: board.pty!, deviceId: 'field-01', broker: 'mqtt://127.0.0.1:1', registry: reg, actor: 'test', rekey: true }));
   t.is(r2.epoch, 1);
   const [pw2] = reg.consolePasswords('field-01');
   t.not(pw2, pw, 'a fresh password at every provisioning');
   await settle();
-  const d5 = await doctorBoard({ port: board.pty!, device: 'field-01', passwords: [pw2] });
+  const d5 = await overPty(() => doctorBoard({ port: board.pty!, device: 'field-01', passwords: [pw2] }));
   t.like(d5, { consoleLocked: true, epoch: 1 });
   await settle();
   const old = await t.throwsAsync(doctorBoard({ port: board.pty!, device: 'field-01', passwords: [pw] }));
@@ -227,4 +250,23 @@ test('bench crypto on a provisioned board: unlocked after each reset() with the 
   await l.close();
   const e = await t.throwsAsync(benchCrypto({ port: board.console, sizes: [16], reps: 1, seals: 20, board: 'emulated' }));
   t.true(e instanceof SealmqError && e.kind === 'auth', String(e));
+});
+
+test('provision --replace OLD --device NEW on OLD\'s own (locked) board: unlocked with OLD\'s password; without --replace, auth', async (t) => {
+  t.timeout(120_000);
+  const home = tmpHome();
+  const reg = openRegistry({ home });
+  await reg.unlock('replace on the same board');
+  const board = await spawnEmulator({ name: 'rp', flashFile: join(home, 'rp.flash'), board: 'emulated' });
+  t.teardown(async () => { await board.stop(); reg.close(); });
+  const fw = await firmwareBundle('emulated', join(home, 'dist'));
+  await flashBoard({ port: board.console, bundle: fw.bundle, version: fw.version });
+  await provisionBoard({ port: board.console, deviceId: 'old-01', broker: 'mqtt://127.0.0.1:1', registry: reg, actor: 'test' });
+  const e = await t.throwsAsync(provisionBoard({ port: board.console, deviceId: 'new-01', broker: 'mqtt://127.0.0.1:1', registry: reg, actor: 'test' }));
+  t.true(e instanceof SealmqError && e.kind === 'auth', String(e));
+  t.is(reg.getDevice('new-01'), null);
+  const r = await provisionBoard({ port: board.console, deviceId: 'new-01', broker: 'mqtt://127.0.0.1:1', registry: reg, actor: 'test', replacing: 'old-01' });
+  t.is(r.deviceId, 'new-01');
+  const d = await doctorBoard({ port: board.console, device: 'new-01', passwords: reg.consolePasswords('new-01') });
+  t.like(d, { consoleLocked: true, device: 'new-01', state: 'ok' });
 });

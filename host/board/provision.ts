@@ -40,6 +40,8 @@ export interface ProvisionOptions {
   rekey?: boolean;
   /** Lock the console with a fresh password (default true); false leaves it open (throw-away demo boards). */
   lockConsole?: boolean;
+  /** --replace OLD: the board may be OLD's own (locked with OLD's password), re-used under a new id. */
+  replacing?: string;
   link?: LinkOptions;
   onStep?: (step: ProvisionStep, done: number, total: number) => void;
   now?: () => number;
@@ -155,7 +157,7 @@ export async function provisionBoard(o: ProvisionOptions): Promise<ProvisionResu
   try {
     await link.open();
     // A board provisioned before (or by an interrupted run) is locked: its password(s) are in the registry.
-    const known = o.registry.consolePasswords(o.deviceId);
+    const known = [...o.registry.consolePasswords(o.deviceId), ...(o.replacing && o.replacing !== o.deviceId ? o.registry.consolePasswords(o.replacing) : [])];
     await unlockConsole(link, known, { device: o.deviceId });
     repl = await connectRepl(link);
     next('firmware');

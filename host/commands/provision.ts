@@ -56,7 +56,7 @@ nothing is recorded: fix the cause and run the same command again.`)
         if (replacing === 'same-id') o.rekey = true;
         const r = await provisionBoard({
           port: o.port, deviceId: o.device, broker: o.broker, interval: o.interval, prefix: o.prefix, k: o.k, wifi,
-          registry, actor: session.actor, rekey: !!o.rekey, link: { baud: o.baud },
+          registry, actor: session.actor, rekey: !!o.rekey, link: { baud: o.baud }, replacing: o.replace,
           onStep: (s, done, total) => bar.update(s, done, total),
         });
         bar.stop();
