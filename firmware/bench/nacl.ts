@@ -1,7 +1,8 @@
 /**
  * The tweetnacl part of the crypto bench (a bundle of its own: tweetnacl is ~30 KB and may not load on a
  * board): X25519 (scalarMult), Ed25519 key from seed, sign and verify, ONCE each (they take seconds on an
- * interpreter), timed with getTime(). Prints "BENCH {json}" per op, then "BENCH-END".
+ * interpreter), timed with getTime(). Prints "BENCH {json}" per op, then "BENCH-END". Built with
+ * host/bench/crypto.ts's tweetnaclForEspruino transform (no PRNG lookup: these ops need none).
  */
 // The package's main file, named: esbuild's neutral platform reads no "main" field.
 import nacl from 'tweetnacl/nacl-fast.js';
@@ -24,12 +25,27 @@ const once = (op: string, f: () => any) => {
   print('BENCH ' + JSON.stringify(err ? { op: op, impl: 'tweetnacl', size: null, error: err } : { op: op, impl: 'tweetnacl', size: null, medianMs: t, minMs: t, maxMs: t, reps: 1, inner: 1, vars: vars }));
   return r;
 };
-const pub = once('x25519', () => nacl.scalarMult.base(seed));
-once('x25519-shared', () => nacl.scalarMult(seed, pub));
-const kp = once('ed25519-keypair', () => nacl.sign.keyPair.fromSeed(seed));
-const sig = once('ed25519-sign', () => nacl.sign.detached(msg, kp.secretKey));
-once('ed25519-verify', () => {
-  if (!nacl.sign.detached.verify(msg, sig, kp.publicKey)) throw new Error('signature did not verify');
-  return true;
-});
-print('BENCH-END');
+// One op per timer tick, so the console stays live between them (each can take seconds on an interpreter).
+let pub: Uint8Array;
+let kp: { publicKey: Uint8Array; secretKey: Uint8Array };
+let sig: Uint8Array;
+const steps: (() => void)[] = [
+  () => { pub = once('x25519', () => nacl.scalarMult.base(seed)); },
+  () => { once('x25519-shared', () => nacl.scalarMult(seed, pub)); },
+  () => { kp = once('ed25519-keypair', () => nacl.sign.keyPair.fromSeed(seed)); },
+  () => { sig = once('ed25519-sign', () => nacl.sign.detached(msg, kp.secretKey)); },
+  () => {
+    once('ed25519-verify', () => {
+      if (!nacl.sign.detached.verify(msg, sig, kp.publicKey)) throw new Error('signature did not verify');
+      return true;
+    });
+  },
+];
+let step = 0;
+const next = () => {
+  if (step < steps.length) {
+    steps[step++]();
+    setTimeout(next, 10);
+  } else print('BENCH-END');
+};
+setTimeout(next, 10);

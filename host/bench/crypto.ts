@@ -5,6 +5,8 @@
 // footprint, on the same board: dist/firmware.js's bytes, the variables it holds once loaded, per seal
 // and after N seals (its seal path reached through the console API, SEALMQ.challenge).
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Plugin } from 'esbuild';
 import { buildFirmware, BuildRefusedError, bundleScript, formatViolation } from '../build/bundle.js';
 import { deviceError } from '../errors.js';
 import { openLink } from '../link/open-link.js';
@@ -48,6 +50,13 @@ export interface Footprint {
   bundleBudget: number;
   idleVars: number | null;
   varsPerSeal: number | null;
+  /**
+   * The transient peak of one seal (DESIGN.md §8: ≤ 300): the fewest free variables with which a seal still
+   * completes without the board running out (see peakVarsProbe). null where the board's memory model cannot
+   * show it (the emulated board), with the reason in peakNote.
+   */
+  peakVarsPerSeal?: number | null;
+  peakNote?: string;
   seals: number;
   growthVars: number | null;
   sealMs: number | null;
@@ -124,6 +133,32 @@ function targetLabel(b: { BOARD: string; version: string; emulated: boolean }): 
   return `real board ${b.BOARD}, Espruino ${b.version}`;
 }
 
+/**
+ * tweetnacl for the bench bundle only (never the firmware): its last lines look for a random source in the
+ * browser's global `self` and in Node's `require("crypto")` (which esbuild turns into a Proxy-based shim);
+ * Espruino has neither, and the Espruino checker rightly refuses both. The ops the bench times (X25519
+ * scalarMult, Ed25519 key from seed, detached sign, verify) draw no randomness, so that lookup is cut out of
+ * the source and tweetnacl keeps its default (any call that needs random bytes throws "no PRNG"). The
+ * export no longer falls back to `self.nacl`: the plugin gives it a `module` and exports that as an ES module. Anything else in
+ * tweetnacl still goes through the checker unchanged. Fails loudly if the package's text ever changes.
+ */
+export const tweetnaclForEspruino: Plugin = {
+  name: 'tweetnacl-for-espruino',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]tweetnacl[\\/]nacl(-fast)?\.js$/ }, async (args) => {
+      let src = await readFile(args.path, 'utf8');
+      const start = src.indexOf('(function() {\n  // Initialize PRNG if environment provides CSPRNG.');
+      const end = start < 0 ? -1 : src.indexOf('\n})();\n', start);
+      const exp = "})(typeof module !== 'undefined' && module.exports ? module.exports : (self.nacl = self.nacl || {}));";
+      if (start < 0 || end < 0 || !src.includes(exp)) throw new Error(`${args.path}: not the tweetnacl text the bench knows (1.0.3); update tweetnaclForEspruino`);
+      src = src.slice(0, start) + '/* sealmq bench: no PRNG lookup (no self, no require on Espruino); the timed ops need none */' + src.slice(end + '\n})();'.length);
+      src = src.replace(exp, '})(module.exports);');
+      // As an ES module of its own: esbuild's CommonJS interop helpers are not needed.
+      return { contents: 'var module = { exports: {} };\n' + src + '\nexport default module.exports;\n', loader: 'js' };
+    });
+  },
+};
+
 /** Runs the crypto bench on the board at o.port. */
 export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchReport> {
   const sizes = o.sizes ?? DEFAULT_SIZES;
@@ -134,7 +169,7 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
   let nacl: { code: string } | undefined;
   let naclWhy = '';
   try {
-    nacl = await bundleScript('firmware/bench/nacl.ts', NACL_FILE, { board: o.board });
+    nacl = await bundleScript('firmware/bench/nacl.ts', NACL_FILE, { board: o.board, plugins: [tweetnaclForEspruino], minifyIdentifiers: false });
   } catch (e) {
     if (!(e instanceof BuildRefusedError)) throw e;
     const v = e.violations;
@@ -177,7 +212,7 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     await resetBoard(repl, unlock);
     let footprint: Footprint;
     try {
-      footprint = await firmwareFootprint(repl, fw.code, fw.bytes, fw.budget, seals, before, p);
+      footprint = await firmwareFootprint(repl, fw.code, fw.bytes, fw.budget, seals, before, p, b.emulated);
     } finally {
       // Leave the board as found: the bench's own files (and the throwaway config) gone, RAM reset.
       await resetBoard(repl, unlock);
@@ -201,15 +236,72 @@ export function hostLabel(): string {
 }
 
 /**
+ * One probe, run on the board: fill memory with a filler array until exactly K variables are free (the
+ * filler's elements are small integers, one variable each; process.memory()'s own answer object is
+ * measured with E.getSizeOf and discounted), run one seal through the console API, and report whether it
+ * completed within those K: the seal produced its frame, E.getErrorFlags() shows no MEMORY/LOW_MEMORY, and
+ * the variable total did not grow (Espruino's Linux build has resizable variables: where a board would
+ * run out, it garbage-collects, then doubles its store). The filler is dropped afterwards.
+ */
+const PEAK_PROBE = `(function(K){var P=print,last="";global.print=function(s){last=s;};E.getErrorFlags();
+var q=process.memory(),s=E.getSizeOf(process.memory(false)),T=q.total,F=[],f=process.memory(false).free+s;
+while(f>K+400){for(var i=0;i<20;i++)F.push([0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9]);f=process.memory(false).free+s;}
+var n=f-K;for(var j=0;j<n;j++)F.push(j);var at=process.memory(false).free+s;
+var ok=true;try{SEALMQ.challenge("00");}catch(e){ok=false;}
+var m=process.memory(false),fl=E.getErrorFlags();F=undefined;global.print=P;
+return {at:at,grew:m.total!==T,flags:fl,ok:ok&&/"frame"/.test(last)&&fl.indexOf("MEMORY")<0&&fl.indexOf("LOW_MEMORY")<0&&m.total===T};})`;
+
+/**
+ * The transient peak of one seal through the console API (counter, JSON, seal, answer): a binary search for
+ * the smallest free-variable count K at which a seal still completes (PEAK_PROBE). A seal that cannot
+ * complete on a board with fixed memory stops with "Out of Memory" (the probe's command fails: counted as
+ * "not within K"). Resolution: the search's last step (a few variables) plus what process.memory()'s
+ * own answer and the interpreter's bookkeeping move between the measurement and the seal.
+ */
+async function peakVarsPerSeal(repl: Repl, p: (l: string) => void): Promise<{ peakVarsPerSeal: number | null; peakNote?: string }> {
+  const probe = async (k: number): Promise<{ ok: boolean; at: number }> => {
+    try {
+      const r = await repl.eval<{ ok: boolean; at: number; grew: boolean; flags: string[] }>(`${PEAK_PROBE}(${k})`, { timeoutMs: 60_000 });
+      return { ok: r.ok, at: r.at };
+    } catch {
+      await repl.run('E.getErrorFlags();').catch(() => undefined);
+      return { ok: false, at: k };
+    }
+  };
+  let lo = 0;
+  let hi = 1000;
+  let hiAt = hi;
+  // The bracket: the seal must complete with `hi` free (else the peak is above what is probed).
+  let top = await probe(hi);
+  while (!top.ok && hi < 8000) {
+    hi *= 2;
+    top = await probe(hi);
+  }
+  if (!top.ok) return { peakVarsPerSeal: null, peakNote: `a seal did not complete even with ${hi} variables free` };
+  hiAt = top.at;
+  while (hi - lo > 4) {
+    const mid = (lo + hi) >> 1;
+    const r = await probe(mid);
+    if (r.ok) {
+      hi = mid;
+      hiAt = r.at;
+    } else lo = mid;
+  }
+  p(`firmware: a seal completes with ${hiAt} variables free (not with ${lo})`);
+  return { peakVarsPerSeal: hiAt };
+}
+
+/**
  * Loads dist/firmware.js (this build) from Storage as the board would and measures: idle = usage (after
  * GC) with the firmware loaded − usage before; per seal = usage right after one SEALMQ.challenge (no GC)
  * − usage before it; growth = usage after N seals − before them (both after GC). The seals need a
  * config: the firmware is provisioned with a throwaway one (broker 127.0.0.1:1, never reached; the
  * link stopped) unless the board already holds one, which is never overwritten.
  */
-async function firmwareFootprint(repl: Repl, code: string, bytes: number, budget: number, seals: number, before: string[], p: (l: string) => void): Promise<Footprint> {
+export async function firmwareFootprint(repl: Repl, code: string, bytes: number, budget: number, seals: number, before: string[], p: (l: string) => void, emulated: boolean): Promise<Footprint> {
   const method = 'dist/firmware.js (this build) uploaded to Storage and eval()ed; idle = process.memory().usage after load − before (both after GC); ' +
-    'per seal = usage (no GC) right after SEALMQ.challenge() − usage (GC) before it, print() silenced; growth = usage after N seals − before them (GC). Seals via SEALMQ.challenge: a real counter, the firmware\'s sealUp path.';
+    'per seal = usage (no GC) right after SEALMQ.challenge() − usage (GC) before it, print() silenced; growth = usage after N seals − before them (GC). Seals via SEALMQ.challenge: a real counter, the firmware\'s sealUp path. ' +
+    'peak per seal = the fewest free variables (memory filled with a filler array down to K free) with which one seal still completes with no LOW_MEMORY/MEMORY error flag and no growth of the variable store (binary search on K; not on the emulated board).';
   const base: Footprint = { bundleBytes: bytes, bundleBudget: budget, idleVars: null, varsPerSeal: null, seals, growthVars: null, sealMs: null, method };
   if (before.includes('smq.cfg')) {
     return { ...base, note: 'the board holds a sealmq config (smq.cfg): the firmware was not loaded, so as not to run or overwrite it; only the bundle size is reported' };
@@ -232,6 +324,9 @@ async function firmwareFootprint(repl: Repl, code: string, bytes: number, budget
   );
   if (!/"frame"/.test(n.last)) return { ...base, idleVars, varsPerSeal: one, note: `the seals failed: ${n.last}` };
   p(`firmware: ${one} variables per seal, ${n.g} growth over ${seals} seals, ${n.ms.toFixed(3)} ms per seal`);
+  const peak = emulated
+    ? { peakVarsPerSeal: null, peakNote: 'not measurable on the emulated board: its process.memory() is an estimate over globals that cannot see a call\'s temporaries (docs/EMULATOR.md)' }
+    : await peakVarsPerSeal(repl, p);
   await repl.run('SEALMQ.stop(true);');
-  return { ...base, idleVars, varsPerSeal: one, growthVars: n.g, sealMs: n.ms };
+  return { ...base, idleVars, varsPerSeal: one, growthVars: n.g, sealMs: n.ms, ...peak };
 }

@@ -67,6 +67,7 @@ export async function writeCryptoOutputs(r: CryptoBenchReport, dir: string): Pro
     { target: r.target, op: 'firmware-bundle-bytes', impl: 'firmware', medianMs: null, vars: f.bundleBytes },
     { target: r.target, op: 'firmware-idle-vars', impl: 'firmware', vars: f.idleVars, error: f.note },
     { target: r.target, op: 'firmware-seal', impl: 'firmware', medianMs: f.sealMs, reps: f.seals, vars: f.varsPerSeal },
+    { target: r.target, op: 'firmware-seal-peak-vars', impl: 'firmware', vars: f.peakVarsPerSeal ?? null, error: f.peakNote },
     { target: r.target, op: 'firmware-growth-over-seals', impl: 'firmware', reps: f.seals, vars: f.growthVars },
   );
   writeFileSync(files.csv, toCsv(rows, CRYPTO_COLUMNS));

@@ -3,7 +3,7 @@
 // checks every bundle with check.ts, and writes dist/firmware.js and dist/selftest.js only if all pass
 // and fit their budgets. Nothing is lowered for Espruino on the sly: a construct Espruino lacks is
 // refused with its source position, so the code that runs on the board is the code that was written.
-import { build, type Message } from 'esbuild';
+import { build, type Message, type Plugin } from 'esbuild';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { SealmqError } from '../errors.js';
@@ -118,7 +118,7 @@ function esbuildError(what: string, errors: Message[]): SealmqError {
 }
 
 /** One bundle: minified code plus its violations placed in the sources. */
-async function bundleOne(entry: string, outName: string, defines: Record<string, string>): Promise<{ code: string; violations: LocatedViolation[] }> {
+async function bundleOne(entry: string, outName: string, defines: Record<string, string>, plugins: Plugin[] = [], minifyIdentifiers = true): Promise<{ code: string; violations: LocatedViolation[] }> {
   const root = repoRoot();
   let result;
   try {
@@ -130,7 +130,9 @@ async function bundleOne(entry: string, outName: string, defines: Record<string,
       format: 'iife',
       target: 'es2015',
       platform: 'neutral',
-      minify: true,
+      minifyWhitespace: true,
+      minifySyntax: true,
+      minifyIdentifiers,
       charset: 'ascii',
       legalComments: 'none',
       sourcemap: 'external',
@@ -141,6 +143,7 @@ async function bundleOne(entry: string, outName: string, defines: Record<string,
       external: ESPRUINO_MODULES,
       tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
       mangleProps: new RegExp(`^(${INTERNAL_PROPS.join('|')})$`),
+      plugins,
     });
   } catch (e) {
     const errors = (e as { errors?: Message[] }).errors;
@@ -225,11 +228,16 @@ export async function buildFirmware(opts: BuildOptions = {}): Promise<BuildResul
  * checker), for tools that run code of their own on a board (the crypto bench). Throws BuildRefusedError
  * when it uses what Espruino lacks; never writes anything. defines: extra esbuild defines (JSON text).
  */
-export async function bundleScript(entry: string, outName: string, opts: { board?: string; defines?: Record<string, string> } = {}): Promise<Artifact> {
+/**
+ * plugins: source transforms for a bench bundle's third-party code (the checker still judges the output).
+ * minifyIdentifiers false: for big third-party code, where esbuild's short names would include `of`, which
+ * Espruino's parser reads as the for-of keyword.
+ */
+export async function bundleScript(entry: string, outName: string, opts: { board?: string; defines?: Record<string, string>; plugins?: Plugin[]; minifyIdentifiers?: boolean } = {}): Promise<Artifact> {
   const root = repoRoot();
   const board = loadBoard(opts.board ?? DEFAULT_BOARD);
   const file = isAbsolute(entry) ? entry : resolve(root, entry);
-  const r = await bundleOne(file, outName, { __BOARD__: JSON.stringify(firmwareBoardInfo(board)), __VERSION__: JSON.stringify(version()), ...opts.defines });
+  const r = await bundleOne(file, outName, { __BOARD__: JSON.stringify(firmwareBoardInfo(board)), __VERSION__: JSON.stringify(version()), ...opts.defines }, opts.plugins, opts.minifyIdentifiers ?? true);
   if (r.violations.length) throw new BuildRefusedError(r.violations);
   return { file: join(root, 'dist', outName), bytes: Buffer.byteLength(r.code), budget: Infinity, code: r.code };
 }

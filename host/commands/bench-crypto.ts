@@ -30,6 +30,7 @@ function summary(r: CryptoBenchReport): string {
   const f = r.footprint;
   lines.push('', `firmware: ${f.bundleBytes} bytes (${((100 * f.bundleBytes) / f.bundleBudget).toFixed(1)}% of ${f.bundleBudget}), idle ${f.idleVars ?? '-'} vars, ${f.varsPerSeal ?? '-'} vars per seal, ` +
     `growth ${f.growthVars ?? '-'} vars over ${f.seals} seals, ${f.sealMs !== null ? f.sealMs.toFixed(3) : '-'} ms per seal${f.note ? ` (${f.note})` : ''}`);
+  if (f.peakVarsPerSeal !== undefined) lines.push(`transient peak of one seal: ${f.peakVarsPerSeal ?? '-'} variables (DESIGN.md §8 budget: 300)${f.peakNote ? ` — ${f.peakNote}` : ''}`);
   return lines.join('\n') + '\n';
 }
 
