@@ -203,6 +203,15 @@ test('replay state after a rekey starts at the new epoch, so frames of the old e
   reg.close();
 });
 
+test('a persisted receive state (a frame with a good tag) also records when the device was last heard from', async (t) => {
+  const reg = await unlocked(freshHome());
+  reg.recordProvisioned({ id: 'node-01', ...secretsOf(), actor: 'test' });
+  t.is(reg.getDevice('node-01')!.lastSeenAt, null);
+  reg.putReceiveState('node-01', 'up', { epoch: 0, window: { top: 3, hi: 0, lo: 1 } });
+  t.is(reg.getDevice('node-01')!.lastSeenAt, clockNow);
+  reg.close();
+});
+
 test('a receive state under an epoch the registry holds no keys for is refused', async (t) => {
   const reg = await unlocked(freshHome());
   reg.recordProvisioned({ id: 'node-01', ...secretsOf(), actor: 'test' });

@@ -309,14 +309,13 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
 async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who: Credentials, now: () => number, emit: (e: PipelineEvent) => void, inMemory: boolean): Promise<VerifierHandle> {
   let durable = 0;
   const windows = new Map<string, ReceiveState>();
-  // The registry's durable writes (putReceiveState, touchDevice: SQLite, synchronous=FULL) timed on their own.
+  // The registry's durable write per frame (putReceiveState: SQLite, synchronous=FULL) timed on its own.
   const timed = new Proxy(reg, {
     get(target, key, recv) {
       const v = Reflect.get(target, key, recv);
       if (inMemory && key === 'getReceiveState') return (id: string, d: string) => windows.get(id + '/' + d) ?? target.getReceiveState(id, d);
       if (inMemory && key === 'putReceiveState') return (id: string, d: string, s: ReceiveState) => void windows.set(id + '/' + d, s);
-      if (inMemory && key === 'touchDevice') return () => {};
-      if (key !== 'putReceiveState' && key !== 'touchDevice') return typeof v === 'function' ? v.bind(target) : v;
+      if (key !== 'putReceiveState') return typeof v === 'function' ? v.bind(target) : v;
       return (...a: unknown[]) => {
         const t0 = now();
         try {

@@ -306,6 +306,8 @@ export class Registry {
   private auditSecret: KeyObject | null = null;
   private readonly cache = new Map<string, DeviceSecrets>();
   private readonly seedCache = new Map<string, Uint8Array>();
+  /** Prepared statements by their (constant) SQL text: the verifier reads and writes per frame. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(path: string, clock: Clock, kdf: ScryptParams) {
     checkScryptParams(kdf);
@@ -348,7 +350,7 @@ export class Registry {
       throw inputError(`a new registry needs a passphrase of at least ${MIN_PASSPHRASE_LENGTH} characters`);
     }
     if (kdfRow === null) {
-      this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)')
+      this.sql('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)')
         .run('kdf', JSON.stringify({ alg: 'scrypt', ...this.newKdf, salt: toHex(randomSalt()) }));
     }
     const kdf = JSON.parse(this.meta('kdf')!) as ScryptParams & { alg: string; salt: string };
@@ -356,7 +358,7 @@ export class Registry {
     const key = await scrypt(passphrase, Buffer.from(kdf.salt, 'hex'), { N: kdf.N, r: kdf.r, p: kdf.p }, KEY_LEN);
     if (this.meta('verifier') === null) {
       const v = sealBox(key, utf8Encode(VERIFIER_TEXT));
-      this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)')
+      this.sql('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)')
         .run('verifier', JSON.stringify({ nonce: toHex(v.nonce), box: toHex(v.box) }));
     }
     const v = JSON.parse(this.meta('verifier')!) as { nonce: string; box: string };
@@ -391,8 +393,8 @@ export class Registry {
       const sealed = sealBox(key, new Uint8Array(Buffer.concat([Buffer.from(AUDIT_KEY_TEXT), seed])));
       wipe(seed);
       wipe(kp.secretKey);
-      this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?)').run('audit_key', JSON.stringify({ nonce: toHex(sealed.nonce), box: toHex(sealed.box) }));
-      this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('audit_pubkey', toHex(kp.publicKey));
+      this.sql('INSERT INTO meta(key, value) VALUES (?, ?)').run('audit_key', JSON.stringify({ nonce: toHex(sealed.nonce), box: toHex(sealed.box) }));
+      this.sql('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('audit_pubkey', toHex(kp.publicKey));
     });
     const v = JSON.parse(this.meta('audit_key')!) as { nonce: string; box: string };
     const pt = openBox(key, { nonce: u8(Buffer.from(v.nonce, 'hex')), box: u8(Buffer.from(v.box, 'hex')) });
@@ -418,8 +420,8 @@ export class Registry {
     const sk = this.auditSecret;
     if (!sk) return;
     this.tx(() => {
-      const rows = this.db.prepare('SELECT seq, hash FROM audit WHERE sig IS NULL AND hash IS NOT NULL ORDER BY seq').all() as { seq: number; hash: string }[];
-      const upd = this.db.prepare('UPDATE audit SET sig = ? WHERE seq = ?');
+      const rows = this.sql('SELECT seq, hash FROM audit WHERE sig IS NULL AND hash IS NOT NULL ORDER BY seq').all() as { seq: number; hash: string }[];
+      const upd = this.sql('UPDATE audit SET sig = ? WHERE seq = ?');
       for (const r of rows) upd.run(signEntry(sk, r.hash), r.seq);
     });
   }
@@ -438,8 +440,19 @@ export class Registry {
     this.seedCache.clear();
   }
 
+  /** The prepared statement for a constant SQL text, prepared once per open registry. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
   close(): void {
     this.lock();
+    this.statements.clear();
     if (this.db.open) this.db.close();
   }
 
@@ -458,11 +471,11 @@ export class Registry {
 
   /** Entries from before schema V3 carry no hash: chained once, in seq order, ahead of any new entry. */
   private chainLegacyAudit(): void {
-    if (!this.db.prepare('SELECT 1 FROM audit WHERE hash IS NULL LIMIT 1').get()) return;
+    if (!this.sql('SELECT 1 FROM audit WHERE hash IS NULL LIMIT 1').get()) return;
     this.tx(() => {
-      const rows = this.db.prepare('SELECT * FROM audit ORDER BY seq').all() as RawAuditRow[];
+      const rows = this.sql('SELECT * FROM audit ORDER BY seq').all() as RawAuditRow[];
       let prev = GENESIS;
-      const upd = this.db.prepare('UPDATE audit SET prev = ?, hash = ? WHERE seq = ?');
+      const upd = this.sql('UPDATE audit SET prev = ?, hash = ? WHERE seq = ?');
       for (const r of rows) {
         if (r.hash === null) {
           const hash = entryHash({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, device: r.device_id, detail: r.detail, prev });
@@ -474,7 +487,7 @@ export class Registry {
   }
 
   private meta(key: string): string | null {
-    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    const r = this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
     return r ? r.value : null;
   }
 
@@ -486,18 +499,18 @@ export class Registry {
   // ── devices ────────────────────────────────────────────────────────────────────────────────────────
 
   listDevices(): DeviceInfo[] {
-    return (this.db.prepare('SELECT * FROM devices ORDER BY id').all() as DeviceRow[]).map(deviceFromRow);
+    return (this.sql('SELECT * FROM devices ORDER BY id').all() as DeviceRow[]).map(deviceFromRow);
   }
 
   getDevice(id: string): DeviceInfo | null {
     checkDeviceId(id);
-    const r = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+    const r = this.sql('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
     return r ? deviceFromRow(r) : null;
   }
 
   epochs(id: string): EpochInfo[] {
     checkDeviceId(id);
-    return (this.db.prepare('SELECT epoch, status, created_at FROM key_epochs WHERE device_id = ? ORDER BY epoch').all(id) as
+    return (this.sql('SELECT epoch, status, created_at FROM key_epochs WHERE device_id = ? ORDER BY epoch').all(id) as
       { epoch: number; status: EpochStatus; created_at: number }[]).map((r) => ({ epoch: r.epoch, status: r.status, createdAt: r.created_at }));
   }
 
@@ -518,15 +531,15 @@ export class Registry {
     checkAuditDetail(p.detail ?? {});
     const now = this.clock();
     return this.tx((): DeviceInfo => {
-      if (this.db.prepare('SELECT 1 FROM operators WHERE name = ?').get(id)) {
+      if (this.sql('SELECT 1 FROM operators WHERE name = ?').get(id)) {
         throw inputError(`${id} is already an operator's name`, 'device ids and operator names must differ');
       }
-      const existing = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+      const existing = this.sql('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
       let epoch: number;
       if (!existing) {
         epoch = p.epoch ?? 0;
         if (!(Number.isInteger(epoch) && epoch >= 0 && epoch <= 255)) throw inputError('epoch must be 0..255');
-        this.db.prepare(`INSERT INTO devices(id, status, epoch, created_at, updated_at, broker_url, interval_s, board, info)
+        this.sql(`INSERT INTO devices(id, status, epoch, created_at, updated_at, broker_url, interval_s, board, info)
           VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?)`).run(id, epoch, now, now, p.brokerUrl ?? null, p.interval ?? null, p.board ?? null, JSON.stringify(info));
       } else {
         if (!p.rekey) {
@@ -537,21 +550,21 @@ export class Registry {
         if (existing.epoch >= 255) throw inputError(`device ${id} has used all 256 key epochs`);
         epoch = existing.epoch + 1;
         // A new OTP seed: the steps used under the old one say nothing about it (a replacement board logs in now).
-        this.db.prepare('DELETE FROM totp_used WHERE device_id = ?').run(id);
-        this.db.prepare(`UPDATE key_epochs SET status = 'old' WHERE device_id = ? AND status = 'current'`).run(id);
-        this.db.prepare(`UPDATE devices SET epoch = ?, updated_at = ?, broker_url = coalesce(?, broker_url),
+        this.sql('DELETE FROM totp_used WHERE device_id = ?').run(id);
+        this.sql(`UPDATE key_epochs SET status = 'old' WHERE device_id = ? AND status = 'current'`).run(id);
+        this.sql(`UPDATE devices SET epoch = ?, updated_at = ?, broker_url = coalesce(?, broker_url),
           interval_s = coalesce(?, interval_s), board = coalesce(?, board), info = ? WHERE id = ?`)
           .run(epoch, now, p.brokerUrl ?? null, p.interval ?? null, p.board ?? null, JSON.stringify({ ...JSON.parse(existing.info), ...info }), id);
       }
-      this.db.prepare(`INSERT INTO key_epochs(device_id, epoch, status, created_at) VALUES (?, ?, 'current', ?)`).run(id, epoch, now);
+      this.sql(`INSERT INTO key_epochs(device_id, epoch, status, created_at) VALUES (?, ?, 'current', ?)`).run(id, epoch, now);
       const sealed = sealBox(key, encodeSecretRecord({ id, epoch, root: p.root, otpSeed: p.otpSeed }));
-      this.db.prepare('INSERT INTO device_secrets(device_id, epoch, nonce, box) VALUES (?, ?, ?, ?)')
+      this.sql('INSERT INTO device_secrets(device_id, epoch, nonce, box) VALUES (?, ?, ?, ?)')
         .run(id, epoch, Buffer.from(sealed.nonce), Buffer.from(sealed.box));
       this.insertAudit({
         actor: p.actor, action: existing ? 'device.rekey' : 'device.provision', device: id,
         detail: { epoch, brokerUrl: p.brokerUrl ?? null, interval: p.interval ?? null, board: p.board ?? null, ...(p.detail ?? {}) },
       }, now);
-      return deviceFromRow(this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow);
+      return deviceFromRow(this.sql('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow);
     });
   }
 
@@ -560,11 +573,11 @@ export class Registry {
     checkDeviceId(id);
     const now = this.clock();
     return this.tx((): DeviceInfo => {
-      const r = this.db.prepare(`UPDATE devices SET status = 'revoked', updated_at = ? WHERE id = ?`).run(now, id);
+      const r = this.sql(`UPDATE devices SET status = 'revoked', updated_at = ? WHERE id = ?`).run(now, id);
       if (r.changes === 0) throw inputError(`no device ${id} in the registry`);
-      this.db.prepare(`UPDATE key_epochs SET status = 'revoked' WHERE device_id = ?`).run(id);
+      this.sql(`UPDATE key_epochs SET status = 'revoked' WHERE device_id = ?`).run(id);
       this.insertAudit({ actor, action: 'device.revoke', device: id, detail: reason ? { reason } : {} }, now);
-      return deviceFromRow(this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow);
+      return deviceFromRow(this.sql('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow);
     });
   }
 
@@ -577,14 +590,14 @@ export class Registry {
     checkDeviceId(id);
     const now = this.clock();
     return this.tx(() => {
-      const d = this.db.prepare('SELECT status, epoch, info FROM devices WHERE id = ?').get(id) as { status: DeviceStatus; epoch: number; info: string } | undefined;
+      const d = this.sql('SELECT status, epoch, info FROM devices WHERE id = ?').get(id) as { status: DeviceStatus; epoch: number; info: string } | undefined;
       if (!d) throw inputError(`no device ${id} in the registry`);
       if (d.status !== 'active') throw inputError(`device ${id} is revoked`);
       const info = JSON.parse(d.info) as Record<string, unknown>;
-      const max = (this.db.prepare('SELECT max(epoch) AS m FROM key_epochs WHERE device_id = ?').get(id) as { m: number }).m;
+      const max = (this.sql('SELECT max(epoch) AS m FROM key_epochs WHERE device_id = ?').get(id) as { m: number }).m;
       const to = Math.max(max, typeof info.rotateTo === 'number' ? info.rotateTo : -1) + 1;
       if (to > 255) throw inputError(`device ${id} has used all 256 key epochs`, 'replace it: sealmq provision --replace');
-      this.db.prepare('UPDATE devices SET info = ?, updated_at = ? WHERE id = ?').run(JSON.stringify({ ...info, rotateTo: to }), now, id);
+      this.sql('UPDATE devices SET info = ?, updated_at = ? WHERE id = ?').run(JSON.stringify({ ...info, rotateTo: to }), now, id);
       this.insertAudit({ actor, action: 'device.rotate.request', device: id, detail: { from: d.epoch, to } }, now);
       return { from: d.epoch, to };
     });
@@ -592,16 +605,16 @@ export class Registry {
 
   /** The epoch a verified frame moved to, if it is the one a rotation asked for: its row, with the same secrets. */
   private adoptRotation(id: string, from: number, to: number, now: number): { status: EpochStatus } | undefined {
-    const d = this.db.prepare('SELECT info FROM devices WHERE id = ?').get(id) as { info: string };
+    const d = this.sql('SELECT info FROM devices WHERE id = ?').get(id) as { info: string };
     const info = JSON.parse(d.info) as Record<string, unknown>;
     if (info.rotateTo !== to) return undefined;
     const s = this.secrets(id, from);
     if (!s) return undefined;
-    this.db.prepare(`INSERT INTO key_epochs(device_id, epoch, status, created_at) VALUES (?, ?, 'old', ?)`).run(id, to, now);
+    this.sql(`INSERT INTO key_epochs(device_id, epoch, status, created_at) VALUES (?, ?, 'old', ?)`).run(id, to, now);
     const sealed = sealBox(this.requireKey(), encodeSecretRecord({ id, epoch: to, root: s.root, otpSeed: s.otpSeed }));
-    this.db.prepare('INSERT INTO device_secrets(device_id, epoch, nonce, box) VALUES (?, ?, ?, ?)').run(id, to, Buffer.from(sealed.nonce), Buffer.from(sealed.box));
+    this.sql('INSERT INTO device_secrets(device_id, epoch, nonce, box) VALUES (?, ?, ?, ?)').run(id, to, Buffer.from(sealed.nonce), Buffer.from(sealed.box));
     delete info.rotateTo;
-    this.db.prepare('UPDATE devices SET info = ? WHERE id = ?').run(JSON.stringify(info), id);
+    this.sql('UPDATE devices SET info = ? WHERE id = ?').run(JSON.stringify(info), id);
     this.insertAudit({ actor: 'registry', action: 'device.rotate.confirmed', device: id, detail: { from, to } }, now);
     return { status: 'old' };
   }
@@ -609,7 +622,7 @@ export class Registry {
   /** Notes that a device was heard from (a broker login, a verified frame). */
   touchDevice(id: string, at: number = this.clock()): void {
     checkDeviceId(id);
-    this.db.prepare('UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?').run(at, id);
+    this.sql('UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?').run(at, id);
   }
 
   // ── secrets (unlocked registry only) ───────────────────────────────────────────────────────────────
@@ -619,14 +632,14 @@ export class Registry {
     const key = this.requireKey();
     checkDeviceId(id);
     if (epoch === undefined) {
-      const d = this.db.prepare('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
+      const d = this.sql('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
       if (!d) return null;
       epoch = d.epoch;
     }
     const ck = id + ':' + epoch;
     const hit = this.cache.get(ck);
     if (hit) return copySecrets(hit);
-    const row = this.db.prepare('SELECT nonce, box FROM device_secrets WHERE device_id = ? AND epoch = ?').get(id, epoch) as
+    const row = this.sql('SELECT nonce, box FROM device_secrets WHERE device_id = ? AND epoch = ?').get(id, epoch) as
       { nonce: Buffer; box: Buffer } | undefined;
     if (!row) return null;
     const pt = openBox(key, { nonce: u8(row.nonce), box: u8(row.box) });
@@ -644,14 +657,14 @@ export class Registry {
   otpSeed(id: string): { epoch: number; seed: Uint8Array } | null {
     const key = this.requireKey();
     checkDeviceId(id);
-    const d = this.db.prepare('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
+    const d = this.sql('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
     if (!d) return null;
     const ck = id + ':' + d.epoch;
     const full = this.cache.get(ck);
     if (full) return { epoch: d.epoch, seed: full.otpSeed.slice() };
     const hit = this.seedCache.get(ck);
     if (hit) return { epoch: d.epoch, seed: hit.slice() };
-    const row = this.db.prepare('SELECT nonce, box FROM device_secrets WHERE device_id = ? AND epoch = ?').get(id, d.epoch) as
+    const row = this.sql('SELECT nonce, box FROM device_secrets WHERE device_id = ? AND epoch = ?').get(id, d.epoch) as
       { nonce: Buffer; box: Buffer } | undefined;
     if (!row) return null;
     const pt = openBox(key, { nonce: u8(row.nonce), box: u8(row.box) });
@@ -699,9 +712,9 @@ export class Registry {
   getReceiveState(id: string, direction: string): ReceiveState | null {
     checkDeviceId(id);
     checkDirection(direction);
-    const d = this.db.prepare('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
+    const d = this.sql('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
     if (!d) return null;
-    const r = this.db.prepare('SELECT epoch, top, hi, lo FROM replay_state WHERE device_id = ? AND direction = ?').get(id, direction) as
+    const r = this.sql('SELECT epoch, top, hi, lo FROM replay_state WHERE device_id = ? AND direction = ?').get(id, direction) as
       { epoch: number; top: number; hi: number; lo: number } | undefined;
     if (!r || r.epoch < d.epoch) return initialReceiveState(d.epoch);
     return { epoch: r.epoch, window: { top: r.top, hi: r.hi, lo: r.lo } };
@@ -710,7 +723,8 @@ export class Registry {
   /**
    * Persists a receive state; durable when it returns (WAL, synchronous=FULL). Refuses to move a window
    * backwards (that would reopen replays). A state under a higher epoch that the registry holds keys for
-   * makes that epoch current (DESIGN.md §4).
+   * makes that epoch current (DESIGN.md §4). A new state means a frame with a good tag: the device's
+   * last-seen time moves in the same transaction (one synchronous commit per frame, not two).
    */
   putReceiveState(id: string, direction: string, st: ReceiveState): void {
     checkDeviceId(id);
@@ -722,24 +736,25 @@ export class Registry {
     }
     const now = this.clock();
     this.tx(() => {
-      const d = this.db.prepare('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
+      const d = this.sql('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
       if (!d) throw inputError(`no device ${id} in the registry`);
       const cur = this.getReceiveState(id, direction)!;
       if (st.epoch < cur.epoch || (st.epoch === cur.epoch && w.top < cur.window.top)) {
         throw new SealmqError('internal', `replay state of ${id}/${direction} would move backwards (epoch ${cur.epoch} top ${cur.window.top} → epoch ${st.epoch} top ${w.top})`);
       }
       if (st.epoch > d.epoch) {
-        const e = (this.db.prepare('SELECT status FROM key_epochs WHERE device_id = ? AND epoch = ?').get(id, st.epoch) as { status: EpochStatus } | undefined)
+        const e = (this.sql('SELECT status FROM key_epochs WHERE device_id = ? AND epoch = ?').get(id, st.epoch) as { status: EpochStatus } | undefined)
           ?? this.adoptRotation(id, d.epoch, st.epoch, now);
         if (!e || e.status === 'revoked') throw new SealmqError('internal', `device ${id} has no usable key epoch ${st.epoch}`);
-        this.db.prepare(`UPDATE key_epochs SET status = 'old' WHERE device_id = ? AND status = 'current'`).run(id);
-        this.db.prepare(`UPDATE key_epochs SET status = 'current' WHERE device_id = ? AND epoch = ?`).run(id, st.epoch);
-        this.db.prepare('UPDATE devices SET epoch = ?, updated_at = ? WHERE id = ?').run(st.epoch, now, id);
+        this.sql(`UPDATE key_epochs SET status = 'old' WHERE device_id = ? AND status = 'current'`).run(id);
+        this.sql(`UPDATE key_epochs SET status = 'current' WHERE device_id = ? AND epoch = ?`).run(id, st.epoch);
+        this.sql('UPDATE devices SET epoch = ?, updated_at = ? WHERE id = ?').run(st.epoch, now, id);
         this.insertAudit({ actor: 'registry', action: 'device.epoch', device: id, detail: { from: d.epoch, to: st.epoch, direction } }, now);
       }
-      this.db.prepare(`INSERT INTO replay_state(device_id, direction, epoch, top, hi, lo, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      this.sql(`INSERT INTO replay_state(device_id, direction, epoch, top, hi, lo, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(device_id, direction) DO UPDATE SET epoch = excluded.epoch, top = excluded.top, hi = excluded.hi,
         lo = excluded.lo, updated_at = excluded.updated_at`).run(id, direction, st.epoch, w.top, w.hi, w.lo, now);
+      this.sql('UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?').run(now, id);
     });
   }
 
@@ -768,13 +783,13 @@ export class Registry {
     checkDeviceId(id);
     checkDirection(direction);
     return this.tx(() => {
-      if (!this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(id)) throw inputError(`no device ${id} in the registry`);
-      const r = this.db.prepare('SELECT epoch, counter FROM send_counters WHERE device_id = ? AND direction = ?').get(id, direction) as
+      if (!this.sql('SELECT 1 FROM devices WHERE id = ?').get(id)) throw inputError(`no device ${id} in the registry`);
+      const r = this.sql('SELECT epoch, counter FROM send_counters WHERE device_id = ? AND direction = ?').get(id, direction) as
         { epoch: number; counter: number } | undefined;
       if (r && r.epoch > epoch) throw new SealmqError('internal', `send counter of ${id}/${direction} is at epoch ${r.epoch}, above ${epoch}`);
       const next = r && r.epoch === epoch ? r.counter + 1 : 1;
       if (next > 0xffffffff) throw new SealmqError('input', `${id}/${direction}: counters of epoch ${epoch} are used up`, { hint: 'rotate the device to a new key epoch' });
-      this.db.prepare(`INSERT INTO send_counters(device_id, direction, epoch, counter, updated_at) VALUES (?, ?, ?, ?, ?)
+      this.sql(`INSERT INTO send_counters(device_id, direction, epoch, counter, updated_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(device_id, direction) DO UPDATE SET epoch = excluded.epoch, counter = excluded.counter, updated_at = excluded.updated_at`)
         .run(id, direction, epoch, next, this.clock());
       return next;
@@ -792,9 +807,9 @@ export class Registry {
     if (!Number.isSafeInteger(step) || step < 0) throw inputError('TOTP step must be a non-negative integer');
     const now = this.clock();
     return this.tx((): boolean => {
-      const r = this.db.prepare('SELECT last_step FROM totp_used WHERE device_id = ?').get(id) as { last_step: number } | undefined;
+      const r = this.sql('SELECT last_step FROM totp_used WHERE device_id = ?').get(id) as { last_step: number } | undefined;
       if (r && step <= r.last_step) return false;
-      this.db.prepare(`INSERT INTO totp_used(device_id, last_step, used_at) VALUES (?, ?, ?)
+      this.sql(`INSERT INTO totp_used(device_id, last_step, used_at) VALUES (?, ?, ?)
         ON CONFLICT(device_id) DO UPDATE SET last_step = excluded.last_step, used_at = excluded.used_at`).run(id, step, now);
       return true;
     });
@@ -802,7 +817,7 @@ export class Registry {
 
   lastTotpStep(id: string): number | null {
     checkDeviceId(id);
-    const r = this.db.prepare('SELECT last_step FROM totp_used WHERE device_id = ?').get(id) as { last_step: number } | undefined;
+    const r = this.sql('SELECT last_step FROM totp_used WHERE device_id = ?').get(id) as { last_step: number } | undefined;
     return r ? r.last_step : null;
   }
 
@@ -815,7 +830,7 @@ export class Registry {
 
   private operatorRow(name: string): OperatorRow | undefined {
     if (typeof name !== 'string' || !OPERATOR_NAME_PATTERN.test(name)) return undefined;
-    return this.db.prepare('SELECT * FROM operators WHERE name = ?').get(name) as OperatorRow | undefined;
+    return this.sql('SELECT * FROM operators WHERE name = ?').get(name) as OperatorRow | undefined;
   }
 
   private requireOperator(name: string): OperatorRow {
@@ -846,9 +861,9 @@ export class Registry {
     const now = this.clock();
     const status: OperatorStatus = sealed ? 'pending' : 'active';
     this.tx(() => {
-      if (this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(name)) throw inputError(`${name} is already a device id`, 'operator names and device ids must differ');
-      if (this.db.prepare('SELECT 1 FROM operators WHERE name = ?').get(name)) throw inputError(`operator ${name} already exists`);
-      this.db.prepare(`INSERT INTO operators(name, role, status, pw_hash, pw_salt, pw_kdf, totp_nonce, totp_box, created_at, updated_at)
+      if (this.sql('SELECT 1 FROM devices WHERE id = ?').get(name)) throw inputError(`${name} is already a device id`, 'operator names and device ids must differ');
+      if (this.sql('SELECT 1 FROM operators WHERE name = ?').get(name)) throw inputError(`operator ${name} already exists`);
+      this.sql(`INSERT INTO operators(name, role, status, pw_hash, pw_salt, pw_kdf, totp_nonce, totp_box, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(name, p.role, status, Buffer.from(hash), Buffer.from(salt), JSON.stringify({ alg: 'scrypt', ...PASSWORD_KDF }),
           sealed ? Buffer.from(sealed.nonce) : null, sealed ? Buffer.from(sealed.box) : null, now, now);
@@ -858,7 +873,7 @@ export class Registry {
   }
 
   listOperators(): OperatorInfo[] {
-    return (this.db.prepare('SELECT * FROM operators ORDER BY name').all() as OperatorRow[]).map(operatorFromRow);
+    return (this.sql('SELECT * FROM operators ORDER BY name').all() as OperatorRow[]).map(operatorFromRow);
   }
 
   getOperator(name: string): OperatorInfo | null {
@@ -918,9 +933,9 @@ export class Registry {
     const now = this.clock();
     this.tx(() => {
       this.requireOperator(name);
-      this.db.prepare(`UPDATE operators SET status = 'pending', totp_nonce = ?, totp_box = ?, totp_last_step = NULL, failures = 0,
+      this.sql(`UPDATE operators SET status = 'pending', totp_nonce = ?, totp_box = ?, totp_last_step = NULL, failures = 0,
         next_try_at = 0, updated_at = ? WHERE name = ?`).run(Buffer.from(sealed.nonce), Buffer.from(sealed.box), now, name);
-      this.db.prepare('DELETE FROM sessions WHERE operator = ?').run(name);
+      this.sql('DELETE FROM sessions WHERE operator = ?').run(name);
       this.insertAudit({ actor, action, detail: { name, ...detail } }, now);
     });
   }
@@ -932,7 +947,7 @@ export class Registry {
     return this.tx((): OperatorInfo => {
       const r = this.requireOperator(name);
       if (r.status !== 'pending') throw inputError(`operator ${name} is ${r.status}, not waiting for a first code`);
-      this.db.prepare(`UPDATE operators SET status = 'active', totp_last_step = ?, failures = 0, next_try_at = 0, updated_at = ? WHERE name = ?`)
+      this.sql(`UPDATE operators SET status = 'active', totp_last_step = ?, failures = 0, next_try_at = 0, updated_at = ? WHERE name = ?`)
         .run(step, now, name);
       this.insertAudit({ actor, action: 'operator.enrol', detail: { name, role: r.role } }, now);
       return operatorFromRow(this.requireOperator(name));
@@ -955,7 +970,7 @@ export class Registry {
       if (now < r.next_try_at) return { kind: 'wait', waitMs: r.next_try_at - now, failures: r.failures };
       const failures = r.failures + 1;
       const next = now + Math.max(0, Math.floor(backoffMs(failures)));
-      this.db.prepare('UPDATE operators SET failures = ?, next_try_at = ? WHERE name = ?').run(failures, next, name);
+      this.sql('UPDATE operators SET failures = ?, next_try_at = ? WHERE name = ?').run(failures, next, name);
       return { kind: 'go', failures };
     });
   }
@@ -972,8 +987,8 @@ export class Registry {
       this.insertAudit({ actor: o.actor, action: o.action, detail: { name, failures: r.failures, ...(o.detail ?? {}) } }, now);
       let locked = r.status === 'locked';
       if (!locked && r.failures >= o.maxFailures) {
-        this.db.prepare(`UPDATE operators SET status = 'locked', updated_at = ? WHERE name = ?`).run(now, name);
-        this.db.prepare('DELETE FROM sessions WHERE operator = ?').run(name);
+        this.sql(`UPDATE operators SET status = 'locked', updated_at = ? WHERE name = ?`).run(now, name);
+        this.sql('DELETE FROM sessions WHERE operator = ?').run(name);
         this.insertAudit({ actor: 'registry', action: 'operator.lock', detail: { name, failures: r.failures } }, now);
         locked = true;
       }
@@ -993,7 +1008,7 @@ export class Registry {
       const r = this.requireOperator(name);
       if (r.status !== 'active') return false;
       if (r.totp_last_step !== null && step <= r.totp_last_step) return false;
-      this.db.prepare('UPDATE operators SET totp_last_step = ?, failures = 0, next_try_at = 0, updated_at = ? WHERE name = ?').run(step, now, name);
+      this.sql('UPDATE operators SET totp_last_step = ?, failures = 0, next_try_at = 0, updated_at = ? WHERE name = ?').run(step, now, name);
       return true;
     });
   }
@@ -1004,7 +1019,7 @@ export class Registry {
     return this.tx((): OperatorInfo => {
       const r = this.requireOperator(name);
       const status: OperatorStatus = r.status === 'locked' ? 'active' : r.status;
-      this.db.prepare('UPDATE operators SET status = ?, failures = 0, next_try_at = 0, updated_at = ? WHERE name = ?').run(status, now, name);
+      this.sql('UPDATE operators SET status = ?, failures = 0, next_try_at = 0, updated_at = ? WHERE name = ?').run(status, now, name);
       this.insertAudit({ actor, action: 'operator.unlock', detail: { name, was: r.status, failures: r.failures } }, now);
       return operatorFromRow(this.requireOperator(name));
     });
@@ -1021,9 +1036,9 @@ export class Registry {
     const now = this.clock();
     this.tx(() => {
       this.requireOperator(name);
-      this.db.prepare('UPDATE operators SET pw_hash = ?, pw_salt = ?, pw_kdf = ?, updated_at = ? WHERE name = ?')
+      this.sql('UPDATE operators SET pw_hash = ?, pw_salt = ?, pw_kdf = ?, updated_at = ? WHERE name = ?')
         .run(Buffer.from(hash), Buffer.from(salt), JSON.stringify({ alg: 'scrypt', ...PASSWORD_KDF }), now, name);
-      this.db.prepare('DELETE FROM sessions WHERE operator = ?').run(name);
+      this.sql('DELETE FROM sessions WHERE operator = ?').run(name);
       this.insertAudit({ actor, action, detail: { name, ...detail } }, now);
     });
   }
@@ -1033,9 +1048,9 @@ export class Registry {
     const now = this.clock();
     this.tx(() => {
       const r = this.requireOperator(name);
-      this.db.prepare('DELETE FROM sessions WHERE operator = ?').run(name);
-      this.db.prepare('DELETE FROM broker_passwords WHERE principal = ?').run('operator:' + name);
-      this.db.prepare('DELETE FROM operators WHERE name = ?').run(name);
+      this.sql('DELETE FROM sessions WHERE operator = ?').run(name);
+      this.sql('DELETE FROM broker_passwords WHERE principal = ?').run('operator:' + name);
+      this.sql('DELETE FROM operators WHERE name = ?').run(name);
       this.insertAudit({ actor, action: 'operator.remove', detail: { name, role: r.role } }, now);
     });
   }
@@ -1051,8 +1066,8 @@ export class Registry {
     this.tx(() => {
       const r = this.requireOperator(name);
       if (r.status !== 'active') throw new SealmqError('auth', `operator ${name} is ${r.status}`);
-      this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
-      this.db.prepare('INSERT INTO sessions(token_hash, operator, created_at, expires_at) VALUES (?, ?, ?, ?)').run(tokenHash, name, now, expiresAt);
+      this.sql('DELETE FROM sessions WHERE expires_at <= ?').run(now);
+      this.sql('INSERT INTO sessions(token_hash, operator, created_at, expires_at) VALUES (?, ?, ?, ?)').run(tokenHash, name, now, expiresAt);
       this.insertAudit({ actor: 'operator:' + name, action: 'operator.login', detail: { name, role: r.role, expires: new Date(expiresAt).toISOString(), ...detail } }, now);
     });
   }
@@ -1060,7 +1075,7 @@ export class Registry {
   /** The session with this token hash (expired or not: the caller decides and says so), with the operator as it is now. */
   getSession(tokenHash: string): SessionInfo | null {
     if (typeof tokenHash !== 'string' || !/^[0-9a-f]{64}$/.test(tokenHash)) return null;
-    const r = this.db.prepare(`SELECT s.operator, s.created_at, s.expires_at, o.role, o.status FROM sessions s
+    const r = this.sql(`SELECT s.operator, s.created_at, s.expires_at, o.role, o.status FROM sessions s
       JOIN operators o ON o.name = s.operator WHERE s.token_hash = ?`).get(tokenHash) as
       { operator: string; created_at: number; expires_at: number; role: Role; status: OperatorStatus } | undefined;
     return r ? { operator: r.operator, role: r.role, status: r.status, createdAt: r.created_at, expiresAt: r.expires_at } : null;
@@ -1069,7 +1084,7 @@ export class Registry {
   /** Ends a session (logout, expiry). True if there was one. */
   deleteSession(tokenHash: string): boolean {
     if (typeof tokenHash !== 'string' || !/^[0-9a-f]{64}$/.test(tokenHash)) return false;
-    return this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash).changes > 0;
+    return this.sql('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash).changes > 0;
   }
 
   // ── audit log ──────────────────────────────────────────────────────────────────────────────────────
@@ -1089,15 +1104,15 @@ export class Registry {
     const text = JSON.stringify(detail);
     // One transaction (a savepoint inside a caller's): read the head, append, hash, sign when unlocked.
     return this.tx(() => {
-      const last = this.db.prepare('SELECT hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { hash: string | null } | undefined;
+      const last = this.sql('SELECT hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { hash: string | null } | undefined;
       const prev = last?.hash ?? GENESIS;
-      const r = this.db.prepare('INSERT INTO audit(at, actor, action, device_id, detail, prev) VALUES (?, ?, ?, ?, ?, ?)')
+      const r = this.sql('INSERT INTO audit(at, actor, action, device_id, detail, prev) VALUES (?, ?, ?, ?, ?, ?)')
         .run(at, e.actor, e.action, e.device ?? null, text, prev);
       const seq = Number(r.lastInsertRowid);
       const hash = entryHash({ seq, at, actor: e.actor, action: e.action, device: e.device ?? null, detail: text, prev });
       // Locked (e.g. `devices revoke`): chained now, signed by signPendingAudit at the next unlock.
       const sig = this.auditSecret ? signEntry(this.auditSecret, hash) : null;
-      this.db.prepare('UPDATE audit SET hash = ?, sig = ? WHERE seq = ?').run(hash, sig, seq);
+      this.sql('UPDATE audit SET hash = ?, sig = ? WHERE seq = ?').run(hash, sig, seq);
       return seq;
     });
   }
@@ -1114,7 +1129,7 @@ export class Registry {
   verifyAudit(opts: { publicKey?: string; strict?: boolean } = {}): AuditVerifyResult & { publicKey: string | null } {
     const pk = opts.publicKey ?? this.auditPublicKey();
     if (pk !== null && !/^[0-9a-f]{64}$/i.test(pk)) throw inputError('an audit public key is 64 hex digits');
-    const rows = (this.db.prepare('SELECT * FROM audit ORDER BY seq').all() as RawAuditRow[]).map((r): AuditRow => ({
+    const rows = (this.sql('SELECT * FROM audit ORDER BY seq').all() as RawAuditRow[]).map((r): AuditRow => ({
       seq: r.seq, at: r.at, actor: r.actor, action: r.action, device: r.device_id, detail: r.detail, prev: r.prev, hash: r.hash, sig: r.sig,
     }));
     const res = verifyChain(rows, pk ? new Uint8Array(Buffer.from(pk, 'hex')) : null, opts.strict);
@@ -1153,7 +1168,7 @@ export class Registry {
     checkDeviceId(id);
     const list = [password, ...this.consolePasswords(id).filter((p) => p !== password).slice(0, keep)];
     const sealed = sealBox(key, utf8Encode(CONSOLE_PW_TEXT + id + '\0' + JSON.stringify(list)));
-    this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)')
+    this.sql('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)')
       .run('console_password:' + id, JSON.stringify({ nonce: toHex(sealed.nonce), box: toHex(sealed.box) }));
   }
 
@@ -1161,7 +1176,7 @@ export class Registry {
     const key = this.requireKey();
     if (!/^(device|operator):[a-z0-9][a-z0-9._-]{0,31}$/.test(principal)) throw inputError(`bad principal ${JSON.stringify(principal)}`);
     return this.tx(() => {
-      const row = this.db.prepare('SELECT nonce, box FROM broker_passwords WHERE principal = ?').get(principal) as { nonce: Buffer; box: Buffer } | undefined;
+      const row = this.sql('SELECT nonce, box FROM broker_passwords WHERE principal = ?').get(principal) as { nonce: Buffer; box: Buffer } | undefined;
       const tag = BROKER_PW_TEXT + principal + '\0';
       if (row) {
         const pt = openBox(key, { nonce: u8(row.nonce), box: u8(row.box) });
@@ -1173,7 +1188,7 @@ export class Registry {
       const password = randomBytes(24).toString('base64url');
       const sealed = sealBox(key, utf8Encode(tag + password));
       const now = this.clock();
-      this.db.prepare('INSERT INTO broker_passwords(principal, nonce, box, created_at) VALUES (?, ?, ?, ?)')
+      this.sql('INSERT INTO broker_passwords(principal, nonce, box, created_at) VALUES (?, ?, ?, ?)')
         .run(principal, Buffer.from(sealed.nonce), Buffer.from(sealed.box), now);
       const [kind, name] = principal.split(':');
       this.insertAudit({ actor, action: 'broker.password.create', device: kind === 'device' ? name : null, detail: { principal } }, now);
@@ -1189,6 +1204,7 @@ export class Registry {
     if (q.afterSeq !== undefined) { where.push('seq > ?'); args.push(q.afterSeq); }
     const limit = Math.max(1, Math.min(q.limit ?? 1000, 100000));
     const sql = `SELECT * FROM (SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit}) ORDER BY seq`;
+    // Built per query (filters and limit vary): not kept in the statement cache.
     return (this.db.prepare(sql).all(...args) as RawAuditRow[])
       .map((r) => ({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, device: r.device_id, detail: JSON.parse(r.detail), hash: r.hash, signed: r.sig !== null }));
   }
