@@ -1,17 +1,20 @@
 // `sealmq broker --emit-mosquitto` against a REAL Mosquitto (the OS package), started on a free loopback
 // port with the generated files (never the system one on 1883): the whole ACL matrix with mqtt.js clients,
 // asserted on what receivers actually get (Mosquitto drops denied publishes silently and, depending on the
-// version, refuses or grants-then-filters denied subscriptions). Plus: refusals write nothing.
+// version, refuses or grants-then-filters denied subscriptions). Devices log in with their TOTP through
+// sealmq's plugin (test/mosquitto-plugin.test.ts tests the plugin itself). Plus: refusals write nothing.
 import test, { ExecutionContext } from 'ava';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { MqttClient } from 'mqtt';
+import { hotp } from '../core/otp.js';
 import { emitMosquitto, MosquittoPolicy, mosquittoAcl } from '../host/broker/mosquitto.js';
 import { Principal, publishDecision, readDecision, subscribeDecision } from '../host/broker/policy.js';
+import { sha1 } from '../host/protocol/node-primitives.js';
 import { openRegistry, Registry } from '../host/registry/registry.js';
 import { sealmq } from './cli-helpers.js';
 
@@ -40,12 +43,16 @@ function freePort(): Promise<number> {
   });
 }
 
+const SEEDS = new Map<string, Uint8Array>();
+
 async function registry(t: ExecutionContext): Promise<Registry> {
   const reg = openRegistry({ home: tmp(t, 'sealmq-mq-home-') });
   t.teardown(() => reg.close());
   await reg.unlock(PASS);
   for (const id of [A, B, 'node-03']) {
-    reg.recordProvisioned({ id, root: new Uint8Array(randomBytes(32)), otpSeed: new Uint8Array(randomBytes(20)), actor: 'test' });
+    const seed = new Uint8Array(randomBytes(20));
+    SEEDS.set(id, seed);
+    reg.recordProvisioned({ id, root: new Uint8Array(randomBytes(32)), otpSeed: seed.slice(), actor: 'test' });
   }
   reg.revokeDevice('node-03', 'test', 'stolen');
   await reg.addOperator({ name: 'adam', role: 'admin', password: 'admin password, long enough', actor: 'test' });
@@ -80,6 +87,24 @@ async function startMosquitto(t: ExecutionContext, conf: string, port: number): 
 
 interface Got { topic: string; payload: string }
 
+/**
+ * A device's next TOTP (the plugin accepts steps t-1..t+1, each once and never an older one): the step after
+ * the last one used, waiting for the clock when t+1 was used already.
+ */
+const lastStep = new Map<string, number>();
+async function nextCode(id: string): Promise<string> {
+  for (;;) {
+    const now = Math.floor(Date.now() / 30_000);
+    const step = Math.max((lastStep.get(id) ?? -Infinity) + 1, now - 1);
+    if (step <= now + 1) {
+      lastStep.set(id, step);
+      return hotp(sha1, 64, SEEDS.get(id)!, step, 8);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+const currentCode = (id: string) => hotp(sha1, 64, SEEDS.get(id)!, Math.floor(Date.now() / 30_000), 8);
+
 function matches(filter: string, topic: string): boolean {
   if (topic.startsWith('$') && (filter.startsWith('#') || filter.startsWith('+'))) return false;
   const f = filter.split('/');
@@ -106,7 +131,7 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
 }
 
 mtest('a real mosquitto with the generated files enforces the whole ACL matrix', async (t) => {
-  t.timeout(90_000);
+  t.timeout(150_000);
   const reg = await registry(t);
   const dir = join(tmp(t, 'sealmq-mq-'), 'conf');
   const port = await freePort();
@@ -114,6 +139,8 @@ mtest('a real mosquitto with the generated files enforces the whole ACL matrix',
   const r = await emitMosquitto({ registry: reg, dir, host: '127.0.0.1', port, prefix: P, actor: 'test' });
   t.deepEqual([r.devices, r.operators], [2, 2]);
   const pwText = readFileSync(r.files.passwords, 'utf8');
+  t.deepEqual([...r.credentials.keys()].sort(), ['adam', 'vera'], 'static passwords for operators only');
+  t.false(pwText.includes(A) || pwText.includes(B), 'devices log in with their TOTP, never from the password file');
   for (const [user, pw] of r.credentials) {
     t.false(pwText.includes(pw), `the password file holds ${user}'s password in clear`);
     t.regex(pwText, new RegExp(`^${user}:\\$7\\$`, 'm'));
@@ -139,8 +166,8 @@ mtest('a real mosquitto with the generated files enforces the whole ACL matrix',
     t.truthy(err, `${what} must be refused`);
   };
   await refused({}, 'anonymous');
-  await refused({ username: A, password: 'wrong' + r.credentials.get(A) }, 'wrong password');
-  await refused({ username: A, password: r.credentials.get(B) }, "another device's password");
+  await refused({ username: A, password: 'wrong' }, 'wrong password');
+  await refused({ username: A, password: currentCode(B) }, "another device's code");
   await refused({ username: 'node-03', password: 'anything-at-all' }, 'revoked device');
   await refused({ username: 'vera', password: 'viewer password, long enough' }, 'embedded-broker password');
 
@@ -148,7 +175,8 @@ mtest('a real mosquitto with the generated files enforces the whole ACL matrix',
   const c: Record<string, MqttClient> = {};
   for (const role of Object.keys(ROLES)) {
     got[role] = [];
-    c[role] = await mqtt.connectAsync(url, { ...opts, username: USER[role], password: r.credentials.get(USER[role]), clientId: 'spoofed-' + role });
+    const password = ROLES[role].kind === 'device' ? await nextCode(USER[role]) : r.credentials.get(USER[role]);
+    c[role] = await mqtt.connectAsync(url, { ...opts, username: USER[role], password, clientId: 'spoofed-' + role });
     clients.push(c[role]);
     c[role].on('message', (topic, payload) => got[role].push({ topic, payload: payload.toString() }));
   }
@@ -222,13 +250,13 @@ mtest('a real mosquitto with the generated files enforces the whole ACL matrix',
   // A will to a topic its client may not write is never delivered; a retained PUBLISH closes the connection.
   reset();
   await c.devB.subscribeAsync(`${P}/${B}/down`);
-  const w = await mqtt.connectAsync(url, { ...opts, username: A, password: r.credentials.get(A), will: { topic: `${P}/${B}/down`, payload: 'will', qos: 0, retain: false } });
+  const w = await mqtt.connectAsync(url, { ...opts, username: A, password: await nextCode(A), will: { topic: `${P}/${B}/down`, payload: 'will', qos: 0, retain: false } });
   clients.push(w);
   w.stream.destroy();
   await new Promise((res) => setTimeout(res, 700));
   t.false(got.devB.some((g) => g.payload === 'will'), "a device's will reached another device's down topic");
   const closed = new Promise<boolean>((res) => { c.viewer.once('close', () => res(true)); setTimeout(() => res(false), 3000); });
-  const v = await mqtt.connectAsync(url, { ...opts, username: A, password: r.credentials.get(A) });
+  const v = await mqtt.connectAsync(url, { ...opts, username: A, password: await nextCode(A) });
   clients.push(v);
   const vClosed = new Promise<boolean>((res) => { v.once('close', () => res(true)); setTimeout(() => res(false), 3000); });
   void v.publishAsync(`${P}/${A}/up`, 'retained', { qos: 1, retain: true }).catch(() => undefined);
@@ -275,7 +303,9 @@ mtest('the CLI emits the files and reveals the passwords only with the passphras
   const home = tmp(t, 'sealmq-mq-cli-');
   const reg = openRegistry({ home });
   await reg.unlock(PASS);
-  reg.recordProvisioned({ id: A, root: new Uint8Array(randomBytes(32)), otpSeed: new Uint8Array(randomBytes(20)), actor: 'test' });
+  const seedA = new Uint8Array(randomBytes(20));
+  reg.recordProvisioned({ id: A, root: new Uint8Array(randomBytes(32)), otpSeed: seedA.slice(), actor: 'test' });
+  await reg.addOperator({ name: 'vera', role: 'viewer', password: 'viewer password, long enough', actor: 'test' });
   reg.close();
   const dir = join(home, 'mq');
   const locked = await sealmq(['broker', '--emit-mosquitto', dir, '--listen', 'mqtt://127.0.0.1:18831', '--reveal'], { SEALMQ_HOME: home });
@@ -284,11 +314,16 @@ mtest('the CLI emits the files and reveals the passwords only with the passphras
   const r = await sealmq(['broker', '--emit-mosquitto', dir, '--listen', 'mqtt://127.0.0.1:18831', '--reveal'], { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: PASS });
   t.is(r.code, 0, r.stderr);
   const creds = JSON.parse(r.stdout) as Record<string, string>;
-  t.regex(creds[A], /^[A-Za-z0-9_-]{32}$/);
-  for (const f of ['mosquitto.conf', 'passwords', 'acl']) t.false(readFileSync(join(dir, f), 'utf8').includes(creds[A]));
+  t.deepEqual(Object.keys(creds), ['vera'], 'devices have no static password: they log in with their TOTP');
+  t.regex(creds.vera, /^[A-Za-z0-9_-]{32}$/);
+  for (const f of ['mosquitto.conf', 'passwords', 'acl', 'devices']) t.false(readFileSync(join(dir, f), 'utf8').includes(creds.vera));
+  t.regex(readFileSync(join(dir, 'devices'), 'utf8'), new RegExp(`^${A} active 0 ${Buffer.from(seedA).toString('hex')}$`, 'm'));
+  t.is(statSync(join(dir, 'devices')).mode & 0o777, 0o600);
+  t.true(existsSync(join(dir, 'sealmq_totp_auth.so')));
   t.regex(readFileSync(join(dir, 'mosquitto.conf'), 'utf8'), /^listener 18831 127\.0\.0\.1$/m);
   const audit = await sealmq(['audit', 'tail', '--json', '-n', '50'], { SEALMQ_HOME: home });
   t.is(audit.code, 0, audit.stderr);
-  t.false(audit.stdout.includes(creds[A]), 'a password reached the audit log');
+  t.false(audit.stdout.includes(creds.vera), 'a password reached the audit log');
+  t.false(audit.stdout.includes(Buffer.from(seedA).toString('hex')), 'a seed reached the audit log');
   t.regex(audit.stdout, /broker\.mosquitto\.reveal/);
 });

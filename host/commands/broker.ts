@@ -28,8 +28,8 @@ export function register(program: Command): void {
     .option('--listen <url>', 'where to listen (port 0: any free port)', DEFAULT_LISTEN)
     .option('--prefix <prefix>', 'topic prefix', DEFAULT_PREFIX)
     .option('--json', 'events as JSON lines on stdout')
-    .option('--emit-mosquitto <dir>', 'instead of running: write mosquitto.conf, a hashed password file and an ACL file for the same policy into DIR (listener: --listen, loopback only)')
-    .option('--reveal', 'with --emit-mosquitto: print the static MQTT passwords as JSON on stdout (audited)')
+    .option('--emit-mosquitto <dir>', 'instead of running: write the same policy for Mosquitto into DIR: mosquitto.conf, an ACL file, a hashed password file (operators) and sealmq\'s TOTP plugin with its devices file (builds the plugin: needs cc, mosquitto-dev, libssl-dev; listener: --listen, loopback only)')
+    .option('--reveal', 'with --emit-mosquitto: print the operators\' static MQTT passwords as JSON on stdout (audited)')
     .action(async (o: { listen: string; prefix: string; json?: boolean; emitMosquitto?: string; reveal?: boolean }) => {
       if (o.emitMosquitto !== undefined) return emit(o.emitMosquitto, o);
       const registry = await openUnlockedRegistry();
@@ -75,7 +75,7 @@ async function emit(dir: string, o: { listen: string; prefix: string; json?: boo
     } else if (o.json) {
       process.stdout.write(JSON.stringify({ dir: r.dir, files: r.files, devices: r.devices, operators: r.operators }) + '\n');
     } else {
-      process.stdout.write(`wrote ${r.files.conf}, ${r.files.passwords} and ${r.files.acl} (${r.devices} devices, ${r.operators} operators)\n` +
+      process.stdout.write(`wrote ${r.files.conf}, ${r.files.passwords}, ${r.files.acl}, ${r.files.devices} and ${r.files.plugin} (${r.devices} devices, ${r.operators} operators)\n` +
         `run: mosquitto -c ${r.files.conf}\n`);
     }
   } finally {
