@@ -30,7 +30,7 @@ test('research modes are refused unless asked for explicitly (library and CLI, e
   usage(t, await t.throwsAsync(() => startInsecureBroker({ researchInsecure: false })));
   usage(t, await t.throwsAsync(() => startInsecureBroker({} as never)));
   usage(t, await t.throwsAsync(() => startPipeline({ mode: 'plain' })));
-  usage(t, await t.throwsAsync(() => startPipeline({ mode: 'sealed', broker: 'mosquitto' })));
+  // (The sealed pipeline on Mosquitto is not a research mode: it runs the emitted deny-by-default config.)
   usage(t, await t.throwsAsync(() => runPlainVerifier({ brokerUrl: 'mqtt://127.0.0.1:1', researchInsecure: false })));
   usage(t, await t.throwsAsync(() => startInsecureMosquitto({ dir: tmpdir(), researchInsecure: false })));
   const r = await sealmq(['demo', '--pipeline', 'plain', '--boards', '1', '--seconds', '1']);

@@ -82,7 +82,10 @@ export function renderSuite(r: AttackReport): string {
   out.push(`sealmq attack: ${r.runs} runs per attack and pipeline, ${r.broker} broker, ${r.date}`);
   out.push(`platform: node ${r.platform.node}, ${r.platform.cpu}, ${r.platform.cores} cores; ${r.seconds} s`);
   if (modes.includes('plain')) out.push(`plain = the RESEARCH PLAIN pipeline (${PLAIN_LABEL}), for comparison only`);
-  if (r.broker === 'mosquitto') out.push('broker: a real Mosquitto in research insecure mode (anonymous, no ACL) for both pipelines: it cannot check the boards\' TOTP logins');
+  if (r.broker === 'mosquitto') {
+    out.push('broker: a real Mosquitto; sealed: the files of `sealmq broker --emit-mosquitto` (device TOTP through sealmq\'s plugin, operator passwords, ACL)' +
+      (modes.includes('plain') ? '; plain: anonymous, no ACL (research insecure)' : ''));
+  }
   out.push('');
   const names = [...new Set(r.results.map((x) => x.attack))];
   const get = (a: string, m: string) => r.results.find((x) => x.attack === a && x.pipeline === m);

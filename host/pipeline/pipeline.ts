@@ -18,6 +18,7 @@ import { sendCommand } from '../board/send.js';
 import { smqCall } from '../board/smq.js';
 import { startBroker, RunningBroker, BrokerEvent } from '../broker/broker.js';
 import { startInsecureBroker, RunningInsecureBroker } from '../broker/insecure.js';
+import { emitMosquitto, MosquittoPolicy, writeDevicesFile } from '../broker/mosquitto.js';
 import { buildFirmware, PLAIN_VERSION_SUFFIX } from '../build/bundle.js';
 import { spawnEmulator, EmulatorProcess } from '../emulator/process.js';
 import { SealmqError, usageError } from '../errors.js';
@@ -28,7 +29,7 @@ import { registryVerifier, VerifierStats } from '../verifier/run.js';
 import type { VerifyResult } from '../verifier/verifier.js';
 import type { ReceiveState } from '../../core/frame.js';
 import { PLAIN_LABEL, PlainResult, PlainVerifier, requireResearchInsecure } from '../verifier/plain.js';
-import { startInsecureMosquitto, RunningMosquitto } from './mosquitto.js';
+import { freePort, startInsecureMosquitto, startMosquitto, RunningMosquitto } from './mosquitto.js';
 
 export type PipelineMode = 'plain' | 'sealed';
 export type PipelineBrokerKind = 'embedded' | 'mosquitto';
@@ -38,7 +39,11 @@ export const hiresNow = (): number => performance.timeOrigin + performance.now()
 
 export interface PipelineOptions {
   mode: PipelineMode;
-  /** Required (true) for mode 'plain' and for broker 'mosquitto' (anonymous, no ACL): refused otherwise (exit 2). */
+  /**
+   * Required (true) for mode 'plain' (anonymous broker, no ACL, whichever broker): refused otherwise (exit 2).
+   * Not needed for the sealed pipeline on Mosquitto: that one runs the config of `sealmq broker
+   * --emit-mosquitto` (devices' TOTP through sealmq's plugin, operators' passwords, the ACL).
+   */
   researchInsecure?: boolean;
   /** Default 'embedded'. */
   broker?: PipelineBrokerKind;
@@ -163,11 +168,12 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const brokerKind = o.broker ?? 'embedded';
   if (brokerKind !== 'embedded' && brokerKind !== 'mosquitto') throw usageError(`broker must be 'embedded' or 'mosquitto', got ${JSON.stringify(brokerKind)}`);
   if (mode === 'plain') requireResearchInsecure(o.researchInsecure, 'the plain pipeline');
-  if (brokerKind === 'mosquitto') requireResearchInsecure(o.researchInsecure, 'a pipeline on Mosquitto (it cannot check the boards\' TOTP logins, so it runs anonymous)');
   const n = o.boards ?? 1;
   if (!Number.isInteger(n) || n < 1 || n > 64) throw usageError(`boards: 1..64, got ${n}`);
   const label = mode === 'plain' ? PLAIN_LABEL : 'sealed';
   const prefix = o.prefix ?? DEFAULT_PREFIX;
+  const base = o.names ?? 'node';
+  const names = Array.from({ length: n }, (_, i) => `${base}-${String(i + 1).padStart(2, '0')}`);
   const interval = o.interval ?? 1;
   const now = o.now ?? hiresNow;
   const emit = (e: PipelineEvent) => {
@@ -212,9 +218,22 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     const firmware = { version, bytes: bundle.length, file: built.firmware.file };
     say(`firmware ${version}: ${bundle.length} bytes`);
 
-    if (brokerKind === 'mosquitto') {
-      broker = await startInsecureMosquitto({ dir: join(home, 'mosquitto'), researchInsecure: true, onLog: (l) => emit({ type: 'broker', text: l }) });
-      say(`Mosquitto on ${broker.url} (RESEARCH INSECURE: anonymous, no ACL${mode === 'sealed' ? '; frames still sealed end to end' : ''})`);
+    // Sealed on Mosquitto: the files of `sealmq broker --emit-mosquitto` for the boards about to be
+    // provisioned (the ACL names them now; the devices file gains each one's OTP seed as it is provisioned).
+    let mosquittoPolicy: MosquittoPolicy | undefined;
+    const mosquittoDir = join(home, 'mosquitto');
+    if (brokerKind === 'mosquitto' && mode === 'sealed') {
+      const port = await freePort();
+      mosquittoPolicy = { prefix, devices: names, operators: [{ name: viewer!.username, role: 'viewer' }, { name: admin!.username, role: 'admin' }] };
+      const r = await emitMosquitto({ registry: registry!, dir: mosquittoDir, host: '127.0.0.1', port, prefix, actor: 'demo', policy: mosquittoPolicy });
+      // Mosquitto's password file holds the operators' static passwords, not their embedded-broker ones.
+      viewer = { username: viewer!.username, password: r.credentials.get(viewer!.username)! };
+      admin = { username: admin!.username, password: r.credentials.get(admin!.username)! };
+      broker = await startMosquitto({ conf: r.files.conf, port, onLog: (l) => emit({ type: 'broker', text: l }) });
+      say(`Mosquitto on ${broker.url} (devices: TOTP through the sealmq plugin; operators: password file; ACL)`);
+    } else if (brokerKind === 'mosquitto') {
+      broker = await startInsecureMosquitto({ dir: mosquittoDir, researchInsecure: true, onLog: (l) => emit({ type: 'broker', text: l }) });
+      say(`Mosquitto on ${broker.url} (RESEARCH INSECURE: anonymous, no ACL)`);
     } else if (mode === 'plain') {
       broker = await startInsecureBroker({ researchInsecure: true, listen: 'mqtt://127.0.0.1:0', onEvent: (e) => e.type !== 'login' && emit({ type: 'broker', text: e.text }) });
       say(`embedded broker on ${broker.url} (RESEARCH INSECURE: anonymous, no ACL)`);
@@ -236,8 +255,6 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     say(mode === 'plain' ? 'plain verifier subscribed (reads in clear, proves nothing)' : 'verifier subscribed');
 
     say(`starting ${n} emulated boards`);
-    const base = o.names ?? 'node';
-    const names = Array.from({ length: n }, (_, i) => `${base}-${String(i + 1).padStart(2, '0')}`);
     for (const name of names) {
       const flashFile = join(home, `${name}.flash`);
       const emulator = await spawnEmulator({ name, flashFile, board: o.board ?? 'emulated' });
@@ -255,11 +272,13 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         const p = await provisionBoard({ port: b.console, deviceId: b.deviceId, broker: brokerUrl, interval, prefix, registry: registry!, actor: 'demo', lockConsole: false });
         if (o.keepHostClock) await consoleRun(b.console, 'setTime=__smqST;delete __smqST;');
         emit({ type: 'board', name: b.name, text: `provisioned: epoch ${p.epoch}, crypto ${p.crypto}, ${p.seconds.toFixed(1)} s` });
+        // Mosquitto's plugin re-reads the file when it changes: the board's next login is checked against its seed.
+        if (mosquittoPolicy) writeDevicesFile({ registry: registry!, dir: mosquittoDir, policy: mosquittoPolicy });
       }
     }));
 
     const handle: Pipeline = {
-      mode, label, brokerKind, brokerUrl, brokerSecure: mode === 'sealed' && brokerKind === 'embedded', prefix, home, firmware, boards,
+      mode, label, brokerKind, brokerUrl, brokerSecure: mode === 'sealed', prefix, home, firmware, boards,
       registry, viewer, admin, events,
       stats: () => verifier!.stats,
       async restartVerifier() {
