@@ -18,6 +18,10 @@
  *                             it must not be readable by group or others (it holds OTP seeds).
  *   plugin_opt_state FILE     last accepted step per device: "<device-id> <epoch> <step>" lines.
  *
+ * The devices file is re-read when its inode, size, mode or modification time changed since it was read,
+ * and at every login while that time is within a second of the read (a rewrite within one clock tick keeps
+ * the same time; git calls such files "racily clean").
+ *
  * Decisions: a user name listed as a device is decided here (success or refusal, never deferred); one
  * listed as an operator, or one that is not shaped like a device id, is deferred to the password_file;
  * any other name shaped like a device id is refused (deny by default). If the devices file cannot be read
@@ -97,6 +101,8 @@ struct ctx {
 	size_t count;
 	bool broken;
 	bool have_stat;
+	/* Read within a second of its modification time: a rewrite in the same clock tick could look unchanged. */
+	bool racy;
 	struct stat seen;
 	struct used *used;
 	size_t used_count;
@@ -234,13 +240,14 @@ static void refresh(struct ctx *c)
 		c->table = NULL; c->count = 0; c->broken = true; c->have_stat = false;
 		return;
 	}
-	if (c->have_stat && st.st_ino == c->seen.st_ino && st.st_dev == c->seen.st_dev && st.st_size == c->seen.st_size &&
+	if (c->have_stat && !c->racy && st.st_ino == c->seen.st_ino && st.st_dev == c->seen.st_dev && st.st_size == c->seen.st_size &&
 			st.st_mtim.tv_sec == c->seen.st_mtim.tv_sec && st.st_mtim.tv_nsec == c->seen.st_mtim.tv_nsec &&
 			st.st_mode == c->seen.st_mode) {
 		return;
 	}
 	c->seen = st;
 	c->have_stat = true;
+	c->racy = (int64_t)st.st_mtim.tv_sec >= (int64_t)time(NULL) - 1;
 	free_table(c->table, c->count);
 	c->table = NULL; c->count = 0;
 	if (!read_devices(c->devices_path, &t, &n, &why)) {
@@ -249,7 +256,7 @@ static void refresh(struct ctx *c)
 		return;
 	}
 	c->table = t; c->count = n; c->broken = false;
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "sealmq_totp_auth: read %zu principals from %s", n, c->devices_path);
+	if (!c->racy) mosquitto_log_printf(MOSQ_LOG_NOTICE, "sealmq_totp_auth: read %zu principals from %s", n, c->devices_path);
 }
 
 static const struct principal *lookup(const struct ctx *c, const char *name)
