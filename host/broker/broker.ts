@@ -6,6 +6,7 @@ import type { AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subs
 import type { EventEmitter } from 'node:events';
 import { createServer, Server, Socket } from 'node:net';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
+import { listenOn } from './listen.js';
 import { inputError, SealmqError } from '../errors.js';
 import type { Clock, Registry } from '../registry/registry.js';
 import { Authenticator, CONNACK } from './auth.js';
@@ -240,17 +241,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     }) as unknown as Socket);
   });
   server.maxConnections = o.maxConnections ?? 1000;
-  await new Promise<void>((res, rej) => {
-    const onErr = (e: NodeJS.ErrnoException) => {
-      aedes.close();
-      rej(new SealmqError('input', `cannot listen on ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}`, { cause: e }));
-    };
-    server.once('error', onErr);
-    server.listen(port, host, () => {
-      server.off('error', onErr);
-      res();
-    });
-  });
+  await listenOn(server, host, port, () => aedes.close());
   server.on('error', (e) => emit({ type: 'error', reason: e.message }));
   const addr = server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;

@@ -5,7 +5,8 @@
 import { Aedes } from 'aedes';
 import type { EventEmitter } from 'node:events';
 import { createServer, Server, Socket } from 'node:net';
-import { inputError, SealmqError } from '../errors.js';
+import { listenOn } from './listen.js';
+import { inputError } from '../errors.js';
 import { parseListen } from './broker.js';
 import { requireResearchInsecure } from '../verifier/plain.js';
 
@@ -52,17 +53,7 @@ export async function startInsecureBroker(o: InsecureBrokerOptions): Promise<Run
     socket.on('close', () => sockets.delete(socket));
     aedes.handle(socket);
   });
-  await new Promise<void>((res, rej) => {
-    const onErr = (e: NodeJS.ErrnoException) => {
-      aedes.close();
-      rej(new SealmqError('input', `cannot listen on ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}`, { cause: e }));
-    };
-    server.once('error', onErr);
-    server.listen(port, host, () => {
-      server.off('error', onErr);
-      res();
-    });
-  });
+  await listenOn(server, host, port, () => aedes.close());
   const addr = server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const url = `mqtt://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;

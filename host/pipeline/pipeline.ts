@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connectMqtt, subscribeOrFail } from '../mqtt/connect.js';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
 import { packageVersion } from '../board/firmware-bundle.js';
 import { flashBoard } from '../board/flash.js';
@@ -374,35 +375,10 @@ async function plainVerifierOn(url: string, prefix: string, now: () => number, e
 }
 
 /** An mqtt.js client (MQTT 3.1.1) with TCP_NODELAY on its socket, connected or rejected. */
-async function mqttClient(url: string, who: Credentials | null, idPrefix: string): Promise<mqtt.MqttClient> {
-  const client = mqtt.connect(url, {
-    ...(who ? { username: who.username, password: who.password } : {}),
-    clientId: idPrefix + randomBytes(4).toString('hex'), protocolVersion: 4, reconnectPeriod: 1000, connectTimeout: 5000,
-  });
-  // mqtt.js leaves Nagle on: set TCP_NODELAY on every (re)connection's socket.
-  client.on('connect', () => (client.stream as unknown as { setNoDelay?: (b: boolean) => void })?.setNoDelay?.(true));
-  await new Promise<void>((resolve, reject) => {
-    const fail = (e: Error) => {
-      client.end(true);
-      reject(new SealmqError('auth', `cannot log in to ${url}${who ? ' as ' + who.username : ' anonymously'}: ${e.message}`));
-    };
-    client.once('error', fail);
-    client.once('connect', () => {
-      client.off('error', fail);
-      resolve();
-    });
-  });
-  return client;
-}
+const mqttClient = (url: string, who: Credentials | null, idPrefix: string): Promise<mqtt.MqttClient> =>
+  connectMqtt(url, { ...(who ? { username: who.username, password: who.password } : {}), idPrefix });
 
-function subscribe(client: mqtt.MqttClient, filter: string): Promise<void> {
-  return new Promise((resolve, reject) => client.subscribe(filter, { qos: 0 }, (err, granted) => {
-    if (err || !granted || granted.some((g) => g.qos === 128)) {
-      client.end(true);
-      reject(new SealmqError('auth', `the broker refused the subscription to ${filter}`));
-    } else resolve();
-  }));
-}
+const subscribe = (client: mqtt.MqttClient, filter: string): Promise<void> => subscribeOrFail(client, filter);
 
 /** Runs one line on a board through its console. */
 async function consoleRun(port: string, code: string): Promise<void> {

@@ -2,10 +2,9 @@
 // firmware's readings in clear, for comparisons with the sealed pipeline only. It proves NOTHING: anyone on
 // the broker can write what it accepts. Every result it produces carries plain: true and the label, and the
 // sealed verifier refuses these payloads as 'plain-downgrade' (isPlainFrame).
-import mqtt from 'mqtt';
-import { randomBytes } from 'node:crypto';
+import { connectMqtt, subscribeOrFail } from '../mqtt/connect.js';
 import { DEFAULT_PREFIX, isDeviceId } from '../../core/ids.js';
-import { SealmqError, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 
 /** Shown wherever the plain pipeline appears: readings, summaries, banners. */
 export const PLAIN_LABEL = 'RESEARCH PLAIN / NOT SECURE';
@@ -120,28 +119,10 @@ export async function runPlainVerifier(o: PlainVerifierRunOptions): Promise<Runn
   requireResearchInsecure(o.researchInsecure, 'the plain verifier');
   const prefix = o.prefix ?? DEFAULT_PREFIX;
   const verifier = new PlainVerifier({ ...o, prefix });
-  const client = mqtt.connect(o.brokerUrl, {
-    clientId: 'sealmq-plain-verify-' + randomBytes(4).toString('hex'), protocolVersion: 4, reconnectPeriod: 1000, connectTimeout: 5000,
+  const client = await connectMqtt(o.brokerUrl, {
+    idPrefix: 'sealmq-plain-verify-', what: 'plain verifier', hint: 'the plain pipeline needs a broker in research insecure mode (anonymous)',
   });
-  client.on('connect', () => (client.stream as { setNoDelay?: (b: boolean) => void } | undefined)?.setNoDelay?.(true));
-  await new Promise<void>((resolve, reject) => {
-    const fail = (e: Error) => {
-      client.end(true);
-      reject(new SealmqError('auth', `plain verifier: cannot connect to ${o.brokerUrl} anonymously: ${e.message}`, {
-        hint: 'the plain pipeline needs a broker in research insecure mode (anonymous)',
-      }));
-    };
-    client.once('error', fail);
-    client.once('connect', () => {
-      client.off('error', fail);
-      client.subscribe(`${prefix}/+/up`, { qos: 0 }, (err, granted) => {
-        if (err || !granted || granted.some((g) => g.qos === 128)) {
-          client.end(true);
-          reject(new SealmqError('auth', `plain verifier: the broker refused the subscription to ${prefix}/+/up`));
-        } else resolve();
-      });
-    });
-  });
+  await subscribeOrFail(client, `${prefix}/+/up`, 'plain verifier');
   client.on('message', (topic, payload) => verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length)));
   return { verifier, stats: verifier.stats, close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())) };
 }

@@ -1,9 +1,7 @@
 // The verifier attached to a broker: subscribes to every device's uplink as an operator, opens each frame
 // with the registry's keys and replay state (persisted before a reading is reported), audits rejections.
-import mqtt from 'mqtt';
-import { randomBytes } from 'node:crypto';
+import { connectMqtt, subscribeOrFail } from '../mqtt/connect.js';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
-import { SealmqError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import { Verifier, VerifyResult } from './verifier.js';
 
@@ -54,32 +52,11 @@ export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () =
 export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifier> {
   const prefix = o.prefix ?? DEFAULT_PREFIX;
   const { verifier, stats } = registryVerifier(o.registry, { prefix, now: o.now, onResult: o.onResult });
-  const client = mqtt.connect(o.brokerUrl, {
-    username: o.username,
-    password: o.password,
-    clientId: 'sealmq-verify-' + randomBytes(4).toString('hex'),
-    protocolVersion: 4,
-    reconnectPeriod: 1000,
-    connectTimeout: 5000,
+  const client = await connectMqtt(o.brokerUrl, {
+    username: o.username, password: o.password, idPrefix: 'sealmq-verify-', what: 'verifier',
+    hint: 'check the broker URL, the operator name and password (sealmq users add NAME --role viewer)',
   });
-  await new Promise<void>((resolve, reject) => {
-    const fail = (e: Error) => {
-      client.end(true);
-      reject(new SealmqError('auth', `verifier: cannot log in to ${o.brokerUrl} as ${o.username}: ${e.message}`, {
-        hint: 'check the broker URL, the operator name and password (sealmq users add NAME --role viewer)',
-      }));
-    };
-    client.once('error', fail);
-    client.once('connect', () => {
-      client.off('error', fail);
-      client.subscribe(`${prefix}/+/up`, { qos: 0 }, (err, granted) => {
-        if (err || !granted || granted.some((g) => g.qos === 128)) {
-          client.end(true);
-          reject(new SealmqError('auth', `verifier: the broker refused the subscription to ${prefix}/+/up for ${o.username}`));
-        } else resolve();
-      });
-    });
-  });
+  await subscribeOrFail(client, `${prefix}/+/up`, `verifier (${o.username})`);
   client.on('message', (topic, payload) => {
     verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
   });

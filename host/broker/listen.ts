@@ -1,0 +1,18 @@
+// Both brokers (deny-by-default and the research insecure one) open their TCP port the same way.
+import type { Server } from 'node:net';
+import { SealmqError } from '../errors.js';
+
+/** Listens on host:port; a port in use is an 'input' error, after cleanup() has let go of the broker. */
+export function listenOn(server: Server, host: string, port: number, cleanup: () => void): Promise<void> {
+  return new Promise<void>((res, rej) => {
+    const onErr = (e: NodeJS.ErrnoException) => {
+      cleanup();
+      rej(new SealmqError('input', `cannot listen on ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}`, { cause: e }));
+    };
+    server.once('error', onErr);
+    server.listen(port, host, () => {
+      server.off('error', onErr);
+      res();
+    });
+  });
+}
