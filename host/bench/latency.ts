@@ -195,7 +195,7 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
   try {
     // Each pipeline in its own worker thread: its own event loop, as separate processes would have.
     progress('starting the sealed pipeline', 0);
-    sealed = await PipelineWorker.start({ ...common, mode: 'sealed', names: 'sealed', researchInsecure: o.broker === 'mosquitto', verifierStore: o.verifierStore ?? 'registry', keepHostClock: true });
+    sealed = await PipelineWorker.start({ ...common, mode: 'sealed', names: 'sealed', verifierStore: o.verifierStore ?? 'registry', keepHostClock: true });
     progress(`starting the plain pipeline (${PLAIN_LABEL})`, 1);
     // Every board keeps the host clock exactly (no setTime reaches it): the emulated board's clock IS the
     // host clock, so "t" needs no alignment. The console estimate is still taken (not applied) and reported:

@@ -48,7 +48,7 @@ export function registerBenchLatency(bench: Command): void {
     .description(`end-to-end latency, board reading → verifier output, of the sealed pipeline and the research plain pipeline (${PLAIN_LABEL}) in one run on emulated boards: p50/p95/p99/max and the overhead of sealing`)
     .option('--boards <n>', 'emulated boards per pipeline', intOption('boards', 1, 16), 3)
     .option('--seconds <s>', 'measured seconds (after a warm-up)', num('seconds', 1, 3600), 20)
-    .option('--broker <kind>', 'embedded, or mosquitto (the OS package; anonymous for both pipelines: it cannot check the boards\' TOTP)', 'embedded')
+    .option('--broker <kind>', 'embedded, or mosquitto (the OS package: the sealed pipeline on the emitted deny-by-default config with the TOTP plugin, the plain one anonymous)', 'embedded')
     .option('--interval <s>', 'seconds between readings on each board', num('interval', 0.05, 60), 0.1)
     .option('--verifier-store <store>', 'registry (durable before output, as sealmq verify) or memory (no fsync: to separate storage from the protocol; not the product)', 'registry')
     .option('--warmup <s>', 'seconds of readings discarded first', num('warmup', 0, 600), 2)
