@@ -3,6 +3,7 @@
 import test, { ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
@@ -355,4 +356,24 @@ test('repeated failures for one user name are rate-limited, and the limit is aud
   t.is(refusals(w, 'broker.login.refused', 'rate-limited').length, 1);
   w.clock.now += 61_000;
   t.true((await device(w, 'node-01')).connected);
+});
+
+test('failures from another address do not lock the device out: the limit counts per user name and address', async (t) => {
+  const w = await world(t);
+  const u = new URL(w.broker.url);
+  // A stranger on 127.0.0.2 who knows the device id fails on purpose, past the limit.
+  const fromStranger = (password: string) => new Promise<number>((resolve) => {
+    const c = new mqtt.MqttClient(() => connectTcp({ host: u.hostname, port: Number(u.port), localAddress: '127.0.0.2' }),
+      options({ username: 'node-01', clientId: 'node-01', password }));
+    c.once('connect', () => { c.end(true); resolve(0); });
+    c.once('error', (e) => { c.end(true); resolve((e as { code: number }).code); });
+  });
+  for (let i = 0; i < 10; i++) t.is(await fromStranger('00000000'), 4);
+  t.is(await fromStranger('00000000'), 5, 'the stranger is now refused unchecked');
+  t.is(await fromStranger(code(w, 'node-01')), 5, 'even with the right code, from that address');
+  // The device, from its own address, still logs in at once.
+  t.true((await device(w, 'node-01')).connected);
+  const limited = refusals(w, 'broker.login.refused', 'rate-limited');
+  t.is(limited.length, 1);
+  t.regex(String(limited[0].detail.remote), /^127\.0\.0\.2:/);
 });

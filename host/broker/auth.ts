@@ -20,6 +20,8 @@ export interface LoginAttempt {
   hasWill: boolean;
   /** A client id currently connected, and who holds it (null: nobody). */
   clientIdHolder: Principal | null;
+  /** The network address the attempt came from (no port): failures are counted per user name AND address. */
+  source?: string;
 }
 
 export type LoginResult =
@@ -31,7 +33,11 @@ export interface AuthOptions {
   clock: Clock;
   /** TOTP steps accepted either side of now (default 1: t-1, t, t+1). */
   skew?: number;
-  /** Failed logins per user name in `failureWindowMs` before further attempts are refused unchecked. */
+  /**
+   * Failed logins per (user name, source address) in `failureWindowMs` before further attempts from that
+   * address are refused unchecked. Per address, so that a stranger who knows a device id (topics show them)
+   * cannot keep the device itself from logging in by failing on purpose.
+   */
   maxFailures?: number;
   failureWindowMs?: number;
 }
@@ -43,8 +49,8 @@ function samePrincipal(a: Principal, b: Principal): boolean {
   return b.kind === 'operator' && b.name === a.name;
 }
 
-/** Failure counters are keyed by at most 64 characters of the user name (it comes from the network). */
-const keyOf = (user: string): string => user.slice(0, 64);
+/** Failure counters are keyed by at most 64 characters of the user name (it comes from the network) and the source address. */
+const keyOf = (user: string, source: string | undefined): string => user.slice(0, 64) + '\u0000' + (source ?? '').slice(0, 64);
 
 export class Authenticator {
   private readonly registry: Registry;
@@ -65,11 +71,11 @@ export class Authenticator {
   async login(a: LoginAttempt): Promise<LoginResult> {
     const user = a.username;
     const refuse = (reason: string, returnCode: number = CONNACK.BAD_USERNAME_OR_PASSWORD, device: string | null = null): LoginResult => {
-      if (user !== undefined) this.noteFailure(user);
+      if (user !== undefined) this.noteFailure(user, a.source);
       return { ok: false, reason, returnCode, device };
     };
     if (user === undefined || user === '' || a.password === undefined) return refuse('no-credentials');
-    if (this.isThrottled(user)) return { ok: false, reason: 'rate-limited', returnCode: CONNACK.NOT_AUTHORIZED, device: null };
+    if (this.isThrottled(user, a.source)) return { ok: false, reason: 'rate-limited', returnCode: CONNACK.NOT_AUTHORIZED, device: null };
     // No role has a use for a will: it is an unsealed message published on someone's behalf later.
     if (a.hasWill) return refuse('will-not-allowed', CONNACK.NOT_AUTHORIZED, isDeviceId(user) ? this.knownDevice(user) : null);
 
@@ -77,8 +83,8 @@ export class Authenticator {
     let r: LoginResult;
     if (device) r = this.deviceLogin(device.id, device.status, a);
     else r = await this.operatorLogin(user, a);
-    if (!r.ok) this.noteFailure(user);
-    else this.failures.delete(keyOf(user));
+    if (!r.ok) this.noteFailure(user, a.source);
+    else this.failures.delete(keyOf(user, a.source));
     return r;
   }
 
@@ -129,26 +135,26 @@ export class Authenticator {
     return { ok: true, principal };
   }
 
-  private isThrottled(user: string): boolean {
-    const f = this.failures.get(keyOf(user));
+  private isThrottled(user: string, source: string | undefined): boolean {
+    const f = this.failures.get(keyOf(user, source));
     if (!f) return false;
     if (this.clock() - f.since > this.windowMs) {
-      this.failures.delete(keyOf(user));
+      this.failures.delete(keyOf(user, source));
       return false;
     }
     return f.count >= this.maxFailures;
   }
 
-  /** True the first time a user name crosses the limit in a window (so the audit log records it once). */
-  firstThrottle(user: string): boolean {
-    const f = this.failures.get(keyOf(user));
+  /** True the first time a (user name, source) crosses the limit in a window (so the audit log records it once). */
+  firstThrottle(user: string, source?: string): boolean {
+    const f = this.failures.get(keyOf(user, source));
     if (!f || f.reported) return false;
     f.reported = true;
     return true;
   }
 
-  private noteFailure(user: string): void {
-    const key = keyOf(user);
+  private noteFailure(user: string, source: string | undefined): void {
+    const key = keyOf(user, source);
     const now = this.clock();
     const f = this.failures.get(key);
     if (!f || now - f.since > this.windowMs) this.failures.set(key, { since: now, count: 1, reported: false });

@@ -146,6 +146,9 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     return s && s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
   };
 
+  /** The client's address without the port (a reconnect comes from a new port). */
+  const sourceOf = (c: Client | null): string => (c?.conn as Socket | undefined)?.remoteAddress ?? 'unknown';
+
   // aedes keeps its live clients by id in .clients (not in its typings).
   const live = (): Record<string, Client> => (aedes as unknown as { clients: Record<string, Client> }).clients;
   const aedes: Aedes = await Aedes.createBroker({
@@ -159,7 +162,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       const holder = held && held !== client ? principals.get(held) ?? null : null;
       auth.login({
         username, password: password ? new Uint8Array(password) : undefined, clientId: client.id,
-        hasWill: connects.get(client)?.hasWill ?? false, clientIdHolder: holder,
+        hasWill: connects.get(client)?.hasWill ?? false, clientIdHolder: holder, source: sourceOf(client),
       }).then((r) => {
         const remote = remoteOf(client);
         if (r.ok) {
@@ -171,7 +174,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
           return done(null, true);
         }
         const user = clip(username ?? '');
-        if (r.reason !== 'rate-limited' || auth.firstThrottle(username ?? '')) {
+        if (r.reason !== 'rate-limited' || auth.firstThrottle(username ?? '', sourceOf(client))) {
           refusal('broker.login.refused', r.device, { reason: r.reason, user, clientId: clip(client.id), remote });
         }
         emit({ type: 'login-refused', reason: r.reason, user, device: r.device, clientId: clip(client.id), remote });
