@@ -22,6 +22,9 @@
  * and at every login while that time is within a second of the read (a rewrite within one clock tick keeps
  * the same time; git calls such files "racily clean").
  *
+ * Failed device logins are counted per (device id, client address): after 10 within a minute, that address
+ * is refused unchecked for the rest of the minute ("rate-limited", logged once), as on the embedded broker.
+ *
  * Decisions: a user name listed as a device is decided here (success or refusal, never deferred); one
  * listed as an operator, or one that is not shaped like a device id, is deferred to the password_file;
  * any other name shaped like a device id is refused (deny by default). If the devices file cannot be read
@@ -76,6 +79,13 @@
 #define DIGITS 8           /* core/otp.ts DEVICE_TOTP_DIGITS */
 #define SKEW 1             /* steps either side of now */
 #define LINE_MAX_LEN 512
+/* host/broker/auth.ts: 10 failed device logins per (device id, address) a minute, then that address is
+ * refused unchecked for the rest of the minute. Per address: a stranger who knows a device id cannot lock
+ * the device itself out by failing on purpose. Bounded table; the oldest entry makes room. */
+#define MAX_FAILURES 10
+#define FAILURE_WINDOW_S 60
+#define FAILURE_SLOTS 4096
+#define ADDR_MAX 64
 
 enum kind { K_ACTIVE = 1, K_REVOKED = 2, K_OPERATOR = 3 };
 
@@ -92,6 +102,15 @@ struct used {
 	int64_t step;
 };
 
+struct failure {
+	char id[ID_MAX + 1];
+	char addr[ADDR_MAX];
+	time_t since;
+	int count;
+	bool live;
+	bool reported;
+};
+
 struct ctx {
 	mosquitto_plugin_id_t *pid;
 	char *devices_path;
@@ -106,6 +125,7 @@ struct ctx {
 	struct stat seen;
 	struct used *used;
 	size_t used_count;
+	struct failure *failures; /* FAILURE_SLOTS entries */
 };
 
 /* core/ids.ts isDeviceId: [a-z0-9][a-z0-9-]*, at most 32 characters. */
@@ -411,6 +431,37 @@ static int device_login(struct ctx *c, struct mosquitto *client, const struct pr
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* The live failure entry of (id, addr), or NULL; an entry older than the window is dropped on the way. */
+static struct failure *failure_of(struct ctx *c, const char *id, const char *addr, time_t now)
+{
+	size_t i;
+	for (i = 0; i < FAILURE_SLOTS; i++) {
+		struct failure *f = &c->failures[i];
+		if (!f->live) continue;
+		if (now - f->since > FAILURE_WINDOW_S) { f->live = false; continue; }
+		if (strcmp(f->id, id) == 0 && strncmp(f->addr, addr, ADDR_MAX - 1) == 0) return f;
+	}
+	return NULL;
+}
+
+static void note_failure(struct ctx *c, const char *id, const char *addr, time_t now)
+{
+	struct failure *f = failure_of(c, id, addr, now);
+	size_t i, pick = 0;
+	if (f != NULL) { f->count++; return; }
+	for (i = 0; i < FAILURE_SLOTS; i++) {
+		if (!c->failures[i].live) { pick = i; break; }
+		if (c->failures[i].since < c->failures[pick].since) pick = i;
+	}
+	f = &c->failures[pick];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	snprintf(f->addr, sizeof(f->addr), "%s", addr);
+	f->since = now;
+	f->count = 1;
+	f->live = true;
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
@@ -422,7 +473,22 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	refresh(c);
 	p = c->broken ? NULL : lookup(c, ed->username);
 	if (p != NULL && p->kind == K_OPERATOR) return MOSQ_ERR_PLUGIN_DEFER;
-	if (p != NULL) return device_login(c, ed->client, p, ed->password);
+	if (p != NULL) {
+		const char *a = mosquitto_client_address(ed->client);
+		const char *addr = a ? a : "?";
+		time_t now = time(NULL);
+		struct failure *f = failure_of(c, p->name, addr, now);
+		int rc;
+		if (f != NULL && f->count >= MAX_FAILURES) {
+			/* Logged once per window and address; later attempts are refused without a line each. */
+			if (!f->reported) { f->reported = true; return refuse(ed->client, p->name, "rate-limited"); }
+			return MOSQ_ERR_AUTH;
+		}
+		rc = device_login(c, ed->client, p, ed->password);
+		if (rc == MOSQ_ERR_SUCCESS) { if (f != NULL) f->live = false; }
+		else note_failure(c, p->name, addr, now);
+		return rc;
+	}
 	/* Deny by default: a name shaped like a device id is decided here even when it is not listed. */
 	if (is_device_id(ed->username)) return refuse(ed->client, ed->username, c->broken ? "devices-file-unusable" : "unknown-device");
 	return MOSQ_ERR_PLUGIN_DEFER;
@@ -442,6 +508,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) return MOSQ_ERR_NOMEM;
+	c->failures = calloc(FAILURE_SLOTS, sizeof(*c->failures));
+	if (c->failures == NULL) { free(c); return MOSQ_ERR_NOMEM; }
 	c->pid = identifier;
 	for (i = 0; i < option_count; i++) {
 		if (strcmp(options[i].key, "devices") == 0) { free(c->devices_path); c->devices_path = strdup(options[i].value); }
@@ -466,6 +534,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 fail:
 	free_table(c->table, c->count);
 	free(c->used);
+	free(c->failures);
 	free(c->devices_path);
 	free(c->state_path);
 	free(c);
@@ -481,6 +550,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(c->pid, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
 	free_table(c->table, c->count);
 	free(c->used);
+	free(c->failures);
 	free(c->devices_path);
 	free(c->state_path);
 	free(c);

@@ -7,6 +7,7 @@ import test, { ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { MqttClient } from 'mqtt';
@@ -97,6 +98,33 @@ async function refused(t: ExecutionContext, s: Setup, o: { username?: string; pa
     t.deepEqual(s.reasons(o.username ?? '', from), [why], `${what}: refused as ${why}`);
   }
 }
+
+/** A login from another loopback address (127.0.0.2): a stranger elsewhere on the network. */
+function loginFrom(port: number, localAddress: string, o: { username: string; password: string }): Promise<string | null> {
+  return new Promise((resolve) => {
+    const c = new mqtt.MqttClient(() => connectTcp({ host: '127.0.0.1', port, localAddress }),
+      { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, clean: true, ...o, clientId: o.username });
+    c.once('connect', () => { c.end(true); resolve(null); });
+    c.once('error', (e) => { c.end(true); resolve(e.message); });
+  });
+}
+
+mtest('failed logins are limited per device id and address: a stranger past the limit is refused, the device at its own address is not', async (t) => {
+  t.timeout(90_000);
+  const s = await setup(t);
+  await s.start();
+  const seedB = s.seeds.get(B)!;
+  const from = s.log.length;
+  for (let i = 0; i < 10; i++) t.not(await loginFrom(s.port, '127.0.0.2', { username: B, password: '00000000' }), null, `wrong code ${i + 1} refused`);
+  t.not(await loginFrom(s.port, '127.0.0.2', { username: B, password: code(seedB, nowStep()) }), null, 'the right code from the stranger\'s address is refused unchecked');
+  for (let i = 0; i < 40 && !s.reasons(B, from).includes('rate-limited'); i++) await new Promise((r) => setTimeout(r, 25));
+  const reasons = s.reasons(B, from);
+  t.deepEqual(reasons.filter((r) => r === 'bad-totp').length, 10);
+  t.deepEqual(reasons.filter((r) => r === 'rate-limited').length, 1, 'the limit is logged once');
+  // The device, from its own address, logs in with its next code at once.
+  const ok = await s.login({ username: B, password: code(seedB, nowStep() + 1) });
+  t.not(typeof ok, 'string', `the device at its own address must log in: ${ok}`);
+});
 
 mtest('a device logs in with its current TOTP once; a reused, wrong or older code, an unknown or revoked device are refused', async (t) => {
   t.timeout(90_000);
