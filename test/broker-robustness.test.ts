@@ -13,6 +13,7 @@ import mqtt from 'mqtt';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { DEVICE_TOTP_DIGITS, DEVICE_TOTP_STEP, totp } from '../core/otp.js';
+import { remainingLength } from '../host/attack/relay.js';
 import { BrokerEvent, RunningBroker, startBroker } from '../host/broker/broker.js';
 import { HeaderScanner } from '../host/broker/packet-guard.js';
 import { sha1 } from '../host/protocol/node-primitives.js';
@@ -81,17 +82,8 @@ async function goodClientWorks(w: World): Promise<boolean> {
   }
 }
 
-/** Remaining Length bytes (§2.2.3). */
-function rl(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 128;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
+/** Remaining Length bytes (§2.2.3), as the attack relay writes them. */
+const rl = remainingLength;
 
 const str = (s: string) => Buffer.concat([Buffer.from([s.length >> 8, s.length & 255]), Buffer.from(s, 'latin1')]);
 

@@ -6,7 +6,7 @@ import type { AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subs
 import type { EventEmitter } from 'node:events';
 import { createServer, Server, Socket } from 'node:net';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
-import { listenOn } from './listen.js';
+import { closeBroker, listenOn } from './listen.js';
 import { inputError, SealmqError } from '../errors.js';
 import type { Clock, Registry } from '../registry/registry.js';
 import { Authenticator, CONNACK } from './auth.js';
@@ -265,10 +265,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     close() {
       if (!closing) {
         closing = (async () => {
-          await new Promise<void>((res) => aedes.close(() => res()));
-          const closed = new Promise<void>((res) => server.close(() => res()));
-          for (const s of sockets) s.destroy();
-          await closed;
+          await closeBroker(aedes, server, sockets);
           budget.close();
         })();
       }

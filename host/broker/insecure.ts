@@ -5,7 +5,7 @@
 import { Aedes } from 'aedes';
 import type { EventEmitter } from 'node:events';
 import { createServer, Server, Socket } from 'node:net';
-import { listenOn } from './listen.js';
+import { closeBroker, listenOn } from './listen.js';
 import { inputError } from '../errors.js';
 import { parseListen } from './broker.js';
 import { requireResearchInsecure } from '../verifier/plain.js';
@@ -65,10 +65,7 @@ export async function startInsecureBroker(o: InsecureBrokerOptions): Promise<Run
     close() {
       if (!closing) {
         closing = (async () => {
-          await new Promise<void>((res) => aedes.close(() => res()));
-          const closed = new Promise<void>((res) => server.close(() => res()));
-          for (const s of sockets) s.destroy();
-          await closed;
+          await closeBroker(aedes, server, sockets);
         })();
       }
       return closing;
