@@ -494,6 +494,16 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_PLUGIN_DEFER;
 }
 
+static void free_ctx(struct ctx *c)
+{
+	free_table(c->table, c->count); /* wipes the seeds */
+	free(c->used);
+	free(c->failures);
+	free(c->devices_path);
+	free(c->state_path);
+	free(c);
+}
+
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
 {
 	int i;
@@ -532,12 +542,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	*userdata = c;
 	return MOSQ_ERR_SUCCESS;
 fail:
-	free_table(c->table, c->count);
-	free(c->used);
-	free(c->failures);
-	free(c->devices_path);
-	free(c->state_path);
-	free(c);
+	free_ctx(c);
 	return MOSQ_ERR_UNKNOWN;
 }
 
@@ -548,11 +553,6 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	(void)option_count;
 	if (c == NULL) return MOSQ_ERR_SUCCESS;
 	mosquitto_callback_unregister(c->pid, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
-	free_table(c->table, c->count);
-	free(c->used);
-	free(c->failures);
-	free(c->devices_path);
-	free(c->state_path);
-	free(c);
+	free_ctx(c);
 	return MOSQ_ERR_SUCCESS;
 }
