@@ -29,6 +29,14 @@ test('flash, provision and verify over a real PTY (socat) into an emulated board
   const f = JSON.parse(flash.stdout);
   t.true(f.ok);
   t.is(f.sha256.length, 64);
+  t.is(f.transfer, 'packet', 'the emulated 2v29 board takes packets');
+  // --transfer repl: REPL writes even where packets would work, same bundle, same hash.
+  const byRepl = await sealmq(['flash', '--port', pty, '--board', 'emulated', '--transfer', 'repl', '--json'], env);
+  t.is(byRepl.code, 0, byRepl.stderr);
+  t.like(JSON.parse(byRepl.stdout), { ok: true, transfer: 'repl', sha256: f.sha256 });
+  const bad = await sealmq(['flash', '--port', pty, '--board', 'emulated', '--transfer', 'zmodem'], env);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--transfer must be one of auto, packet, repl/);
 
   const prov = await sealmq(['provision', '--port', pty, '--device', 'pty-board', '--broker', broker.url, '--interval', '0.2', '--json'], env);
   t.is(prov.code, 0, prov.stderr);
