@@ -270,7 +270,6 @@ async function peakVarsPerSeal(repl: Repl, p: (l: string) => void): Promise<{ pe
   };
   let lo = 0;
   let hi = 1000;
-  let hiAt = hi;
   // The bracket: the seal must complete with `hi` free (else the peak is above what is probed).
   let top = await probe(hi);
   while (!top.ok && hi < 8000) {
@@ -278,7 +277,7 @@ async function peakVarsPerSeal(repl: Repl, p: (l: string) => void): Promise<{ pe
     top = await probe(hi);
   }
   if (!top.ok) return { peakVarsPerSeal: null, peakNote: `a seal did not complete even with ${hi} variables free` };
-  hiAt = top.at;
+  let hiAt = top.at;
   while (hi - lo > 4) {
     const mid = (lo + hi) >> 1;
     const r = await probe(mid);

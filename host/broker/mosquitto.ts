@@ -241,10 +241,15 @@ export function writeDevicesFile(o: { registry: Registry; dir: string; policy: M
   if (!o.registry.unlocked) throw new SealmqError('auth', 'the devices file needs the unlocked registry (it holds the OTP seeds)');
   checkPolicy(o.policy);
   const path = join(resolve(o.dir), DEVICES_FILE);
-  writeFileSync(path + '.tmp', devicesFileText(o.registry, o.policy), { mode: 0o600 });
+  writePrivate(path, devicesFileText(o.registry, o.policy));
+  return path;
+}
+
+/** Writes a 0600 file whole: aside, then renamed over the old one (a reader never sees half of it). */
+function writePrivate(path: string, text: string): void {
+  writeFileSync(path + '.tmp', text, { mode: 0o600 });
   chmodSync(path + '.tmp', 0o600);
   renameSync(path + '.tmp', path);
-  return path;
 }
 
 export async function emitMosquitto(o: EmitOptions): Promise<EmitResult> {
@@ -276,11 +281,7 @@ export async function emitMosquitto(o: EmitOptions): Promise<EmitResult> {
   copyPlugin(built, files.plugin);
   // Each file appears whole (written aside, then renamed), the config last. The state file is Mosquitto's:
   // never touched here, so a re-emit does not reopen a used step.
-  for (const [path, text] of [[files.devices, devicesText], [files.passwords, hashed], [files.acl, acl], [files.conf, conf]] as const) {
-    writeFileSync(path + '.tmp', text, { mode: 0o600 });
-    chmodSync(path + '.tmp', 0o600);
-    renameSync(path + '.tmp', path);
-  }
+  for (const [path, text] of [[files.devices, devicesText], [files.passwords, hashed], [files.acl, acl], [files.conf, conf]] as const) writePrivate(path, text);
   o.registry.audit({ actor: o.actor, action: 'broker.mosquitto.emit', detail: { dir, port: o.port, devices: policy.devices.length, operators: policy.operators.length } });
   return { dir, files, devices: policy.devices.length, operators: policy.operators.length, credentials: creds };
 }

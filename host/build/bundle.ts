@@ -226,9 +226,7 @@ export async function buildFirmware(opts: BuildOptions = {}): Promise<BuildResul
 /**
  * One extra Espruino script built and checked exactly like the firmware (same esbuild settings, same
  * checker), for tools that run code of their own on a board (the crypto bench). Throws BuildRefusedError
- * when it uses what Espruino lacks; never writes anything. defines: extra esbuild defines (JSON text).
- */
-/**
+ * when it uses what Espruino lacks; never writes anything. defines: extra esbuild defines (JSON text);
  * plugins: source transforms for a bench bundle's third-party code (the checker still judges the output).
  * minifyIdentifiers false: for big third-party code, where esbuild's short names would include `of`, which
  * Espruino's parser reads as the for-of keyword.

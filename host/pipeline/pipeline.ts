@@ -352,7 +352,7 @@ async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who:
     onResult: (result) => emit({ type: 'frame', mode: 'sealed', result, timing: { receivedAt, doneAt: now(), durableMs: durable } }),
   });
   const client = await mqttClient(url, who, 'sealmq-verify-');
-  await subscribe(client, `${prefix}/+/up`);
+  await subscribeOrFail(client, `${prefix}/+/up`);
   client.on('message', (topic, payload) => {
     receivedAt = now();
     durable = 0;
@@ -366,7 +366,7 @@ async function plainVerifierOn(url: string, prefix: string, now: () => number, e
   let receivedAt = 0;
   const verifier = new PlainVerifier({ prefix, now, onResult: (result) => emit({ type: 'frame', mode: 'plain', result, timing: { receivedAt, doneAt: now(), durableMs: 0 } }) });
   const client = await mqttClient(url, null, 'sealmq-plain-verify-');
-  await subscribe(client, `${prefix}/+/up`);
+  await subscribeOrFail(client, `${prefix}/+/up`);
   client.on('message', (topic, payload) => {
     receivedAt = now();
     verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
@@ -377,8 +377,6 @@ async function plainVerifierOn(url: string, prefix: string, now: () => number, e
 /** An mqtt.js client (MQTT 3.1.1) with TCP_NODELAY on its socket, connected or rejected. */
 const mqttClient = (url: string, who: Credentials | null, idPrefix: string): Promise<mqtt.MqttClient> =>
   connectMqtt(url, { ...(who ? { username: who.username, password: who.password } : {}), idPrefix });
-
-const subscribe = (client: mqtt.MqttClient, filter: string): Promise<void> => subscribeOrFail(client, filter);
 
 /** Runs one line on a board through its console. */
 async function consoleRun(port: string, code: string): Promise<void> {
@@ -416,7 +414,7 @@ export async function plainSetup(port: string, deviceId: string, brokerUrl: stri
 export async function plainCommand(brokerUrl: string, prefix: string, deviceId: string, command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<CommandReply> {
   const client = await mqttClient(brokerUrl, null, 'sealmq-plain-cmd-');
   try {
-    await subscribe(client, `${prefix}/${deviceId}/up`);
+    await subscribeOrFail(client, `${prefix}/${deviceId}/up`);
     const t0 = hiresNow();
     const reply = await new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new SealmqError('device', `no plain reply from ${deviceId} to ${command} within ${timeoutMs} ms`)), timeoutMs);
