@@ -32,7 +32,6 @@ export function register(program: Command): void {
       let done: () => void = () => {};
       const finished = new Promise<void>((r) => (done = r));
       let seen = 0;
-      if (!o.json) process.stdout.write(`time          result  device            counter    epoch  latency  message\n`);
       const v = await runVerifier({
         registry, brokerUrl: o.broker, username: creds.username, password: creds.password, prefix: o.prefix,
         onResult: (r) => {
@@ -40,6 +39,8 @@ export function register(program: Command): void {
           if (o.count && ++seen >= o.count) done();
         },
       }).catch((e) => { registry.close(); throw e; });
+      // Once logged in and subscribed (messages arrive on later I/O turns): a refused login prints no table.
+      if (!o.json) process.stdout.write(`time          result  device            counter    epoch  latency  message\n`);
       if (o.seconds) setTimeout(done, o.seconds * 1000).unref();
       process.once('SIGINT', done);
       process.once('SIGTERM', done);
