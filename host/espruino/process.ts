@@ -117,6 +117,9 @@ export interface EspruinoBoard {
 export async function startEspruinoBoard(bin: string, dir: string, ptyPath?: string): Promise<EspruinoBoard> {
   const p = new EspruinoProcess(bin, dir);
   const server = new ConsoleServer(p, { ptyPath });
+  // Espruino gone (an exit, or one of its own assertions): the cable goes dead at once, as on a board that
+  // lost power, so the host tool says the board went away instead of waiting for answers that never come.
+  p.once('exit', () => void server.close());
   p.start();
   const url = await server.listen(0, '127.0.0.1');
   return {
