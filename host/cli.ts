@@ -22,6 +22,7 @@ import { register as registerPorts } from './commands/ports.js';
 import { register as registerDoctor } from './commands/doctor.js';
 import { registerBenchCrypto } from './commands/bench-crypto.js';
 import { register as registerReport } from './commands/report.js';
+import { register as registerDashboard } from './commands/dashboard.js';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -48,6 +49,7 @@ export function makeProgram(): Command {
   registerSend(program);
   registerFlash(program);
   registerDemo(program);
+  registerDashboard(program);
   registerAudit(program);
   registerFuzz(program);
   registerAttack(program);

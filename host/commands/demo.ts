@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { EXIT, usageError } from '../errors.js';
 import { runDemo, DemoEvent } from '../demo/demo.js';
+import type { PipelineDashboard } from '../dashboard/demo.js';
 import { PLAIN_LABEL, requireResearchInsecure } from '../verifier/plain.js';
 
 function positive(name: string, max: number) {
@@ -27,6 +28,18 @@ function show(e: DemoEvent): string {
   }
 }
 
+/** --dashboard: where, what to print once it is up, and until when (Ctrl-C). */
+function dashboardOption(listen: string | true, reportsDir: string | undefined, out: (s: string) => void) {
+  const until = new Promise<void>((r) => { process.once('SIGINT', r); process.once('SIGTERM', r); });
+  return {
+    listen: listen === true ? 'http://127.0.0.1:8080' : listen, reportsDir, until,
+    onReady: (d: PipelineDashboard) => out(`\n  dashboard: ${d.dashboard.url}\n` +
+      `  one-time admin enrolment for this throw-away registry: open\n    ${d.enrol.link}\n` +
+      `  scan the QR code it shows once, confirm a first code, then log in as ${d.enrol.name} with password ${d.enrol.password}\n` +
+      `  (the demo keeps running until Ctrl-C)\n\n`),
+  };
+}
+
 export function register(program: Command): void {
   program.command('demo')
     .description('run the whole pipeline here: embedded broker, N emulated boards flashed and provisioned through their consoles, the verifier, a command round trip')
@@ -38,17 +51,21 @@ export function register(program: Command): void {
     .option('--pipeline <mode>', `sealed, or plain: the RESEARCH PLAIN pipeline (${PLAIN_LABEL}: no sealing, anonymous broker; needs --research-insecure)`, 'sealed')
     .option('--research-insecure', 'allow the research plain pipeline (for comparisons on a test bench only)')
     .option('--json', 'progress on stderr; the last stdout line is one JSON summary')
+    .option('--dashboard [url]', 'serve the dashboard (default http://127.0.0.1:8080), print its URL and a one-time admin enrolment; runs until Ctrl-C')
+    .option('--reports <dir>', 'with --dashboard: a folder of `sealmq report` pages to list')
     .addHelpText('after', '\nExit code: 0 if every frame seen verified, none was rejected and the command round trip succeeded; 1 otherwise.')
     .action(async (o) => {
       const out = (s: string) => (o.json ? process.stderr : process.stdout).write(s);
       if (o.pipeline !== 'sealed' && o.pipeline !== 'plain') throw usageError(`--pipeline: sealed or plain, got ${JSON.stringify(o.pipeline)}`);
       const plain = o.pipeline === 'plain';
       if (plain) requireResearchInsecure(!!o.researchInsecure, 'sealmq demo --pipeline plain');
+      if (plain && o.dashboard) throw usageError('--dashboard shows the sealed pipeline only');
       if (plain) out(`*** ${PLAIN_LABEL}: readings and commands in clear, anonymous broker, nothing is verified ***\n`);
       const s = await runDemo({
         boards: Math.floor(o.boards), seconds: o.seconds, interval: o.interval, board: o.board, keep: !!o.keep,
         plain, researchInsecure: !!o.researchInsecure,
         onEvent: (e) => out(show(e)),
+        ...(o.dashboard ? { dashboard: dashboardOption(o.dashboard, o.reports, out) } : {}),
       });
       const good = plain
         ? s.rejected === 0 && s.verified > 0 && s.verified === s.sentInClear && s.commandRoundTrip

@@ -6,6 +6,7 @@ import type { VerifyResult } from '../verifier/verifier.js';
 import type { PlainResult } from '../verifier/plain.js';
 import { PLAIN_LABEL } from '../verifier/plain.js';
 import { startPipeline, Pipeline } from '../pipeline/pipeline.js';
+import { dashboardOnPipeline, PipelineDashboard } from '../dashboard/demo.js';
 
 export interface DemoOptions {
   boards: number;
@@ -18,6 +19,8 @@ export interface DemoOptions {
   plain?: boolean;
   researchInsecure?: boolean;
   onEvent?: (e: DemoEvent) => void;
+  /** Serve the dashboard on this URL (sealed only); the demo then runs until `until` settles. */
+  dashboard?: { listen: string; reportsDir?: string; until: Promise<void>; onReady: (d: PipelineDashboard) => void };
 }
 
 export type DemoEvent =
@@ -50,6 +53,7 @@ export function percentile(sorted: number[], p: number): number | null {
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const latencies: number[] = [];
   let pipe: Pipeline | undefined;
+  let dash: PipelineDashboard | undefined;
   try {
     pipe = await startPipeline({
       mode: o.plain ? 'plain' : 'sealed', researchInsecure: o.researchInsecure, boards: o.boards, interval: o.interval,
@@ -63,6 +67,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       },
     });
     const names = pipe.boards.map((b) => b.deviceId);
+    if (o.dashboard) {
+      dash = await dashboardOnPipeline(pipe, { listen: o.dashboard.listen, reportsDir: o.dashboard.reportsDir });
+      o.dashboard.onReady(dash);
+    }
     o.onEvent?.({ type: 'phase', text: `running for ${o.seconds} s` });
 
     let commandRoundTrip = false;
@@ -75,6 +83,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       o.onEvent?.({ type: 'command', text: `ping → ${names[0]} failed: ${(e as Error).message}` });
     }
     await new Promise((r) => setTimeout(r, Math.max(0, o.seconds * 1000 / 2)));
+    if (o.dashboard) await o.dashboard.until;
 
     o.onEvent?.({ type: 'phase', text: 'stopping the boards and counting what they sent' });
     const sent = (await pipe.stopReporting()).reduce((a, b) => a + b.sent, 0);
@@ -90,6 +99,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       ...(o.keep ? { home: pipe.home } : {}),
     };
   } finally {
+    await dash?.close().catch(() => {});
     await pipe?.stop();
   }
 }
