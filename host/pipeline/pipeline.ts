@@ -332,13 +332,13 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
 async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who: Credentials, now: () => number, emit: (e: PipelineEvent) => void, inMemory: boolean): Promise<VerifierHandle> {
   let durable = 0;
   const windows = new Map<string, ReceiveState>();
-  // The registry's durable write per frame (putReceiveState: SQLite, synchronous=FULL) timed on its own.
+  // The registry's durable writes (reserveReceiveState: SQLite, synchronous=FULL, once per reservation) timed on their own.
   const timed = new Proxy(reg, {
     get(target, key, recv) {
       const v = Reflect.get(target, key, recv);
       if (inMemory && key === 'getReceiveState') return (id: string, d: string) => windows.get(id + '/' + d) ?? target.getReceiveState(id, d);
-      if (inMemory && key === 'putReceiveState') return (id: string, d: string, s: ReceiveState) => void windows.set(id + '/' + d, s);
-      if (key !== 'putReceiveState') return typeof v === 'function' ? v.bind(target) : v;
+      if (inMemory && key === 'reserveReceiveState') return (id: string, d: string, s: ReceiveState) => (windows.set(id + '/' + d, s), null);
+      if (key !== 'reserveReceiveState') return typeof v === 'function' ? v.bind(target) : v;
       return (...a: unknown[]) => {
         const t0 = now();
         try {

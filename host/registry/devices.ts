@@ -43,6 +43,7 @@ export function epochs(store: RegistryStore, id: string): EpochInfo[] {
  * moves to epoch + 1 (its old epoch becomes 'old') under the new secrets.
  */
 export function recordProvisioned(store: RegistryStore, p: ProvisionRecord): DeviceInfo {
+  store.forgetDevices();
   const key = store.requireKey();
   const id = checkDeviceId(p.id);
   checkBytes('root secret', p.root, ROOT_LEN);
@@ -93,6 +94,7 @@ export function recordProvisioned(store: RegistryStore, p: ProvisionRecord): Dev
 
 /** Revokes a device: it can no longer log in; every epoch is 'revoked'. Audited. */
 export function revokeDevice(store: RegistryStore, id: string, actor: string, reason?: string): DeviceInfo {
+  store.forgetDevices();
   checkDeviceId(id);
   const now = store.clock();
   return store.tx((): DeviceInfo => {
@@ -110,6 +112,7 @@ export function revokeDevice(store: RegistryStore, id: string, actor: string, re
  * (putReceiveState), i.e. when the board confirmed it. Audited.
  */
 export function requestRotation(store: RegistryStore, id: string, actor: string): { from: number; to: number } {
+  store.forgetDevices();
   checkDeviceId(id);
   const now = store.clock();
   return store.tx(() => {
@@ -128,6 +131,7 @@ export function requestRotation(store: RegistryStore, id: string, actor: string)
 
 /** The epoch a verified frame moved to, if it is the one a rotation asked for: its row, with the same secrets. */
 export function adoptRotation(store: RegistryStore, id: string, from: number, to: number, now: number): { status: EpochStatus } | undefined {
+  store.forgetDevices();
   const d = store.sql('SELECT info FROM devices WHERE id = ?').get(id) as { info: string };
   const info = JSON.parse(d.info) as Record<string, unknown>;
   if (info.rotateTo !== to) return undefined;

@@ -48,6 +48,7 @@ export function putReceiveState(store: RegistryStore, id: string, direction: str
     if (st.epoch > d.epoch) {
       const e = (store.sql('SELECT status FROM key_epochs WHERE device_id = ? AND epoch = ?').get(id, st.epoch) as { status: EpochStatus } | undefined)
         ?? adoptRotation(store, id, d.epoch, st.epoch, now);
+      store.forgetDevices();
       if (!e || e.status === 'revoked') throw new SealmqError('internal', `device ${id} has no usable key epoch ${st.epoch}`);
       store.sql(`UPDATE key_epochs SET status = 'old' WHERE device_id = ? AND status = 'current'`).run(id);
       store.sql(`UPDATE key_epochs SET status = 'current' WHERE device_id = ? AND epoch = ?`).run(id, st.epoch);
@@ -58,6 +59,27 @@ export function putReceiveState(store: RegistryStore, id: string, direction: str
       ON CONFLICT(device_id, direction) DO UPDATE SET epoch = excluded.epoch, top = excluded.top, hi = excluded.hi,
       lo = excluded.lo, updated_at = excluded.updated_at`).run(id, direction, st.epoch, w.top, w.hi, w.lo, now);
     store.sql('UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?').run(now, id);
+  });
+}
+
+/**
+ * A reservation (docs/PROTOCOL.md, "Replay state on the host"): persists `st` (durable when it returns) only
+ * if the stored state is still `expected` — the one this process last read or wrote — and returns null;
+ * otherwise another process wrote in between and the stored state is returned instead, nothing written.
+ */
+export function reserveReceiveState(store: RegistryStore, id: string, direction: string, st: ReceiveState, expected: ReceiveState | null): ReceiveState | null {
+  return store.tx((): ReceiveState | null => {
+    const cur = getReceiveState(store, id, direction);
+    if (!cur) throw inputError(`no device ${id} in the registry`);
+    if (expected && (cur.epoch !== expected.epoch || cur.window.top !== expected.window.top)) return cur;
+    // Our own reservation handed back (a clean close): the exact window, below the bound only this process held.
+    if (expected && st.epoch === cur.epoch && st.window.top < cur.window.top) {
+      store.sql('UPDATE replay_state SET top = ?, hi = ?, lo = ?, updated_at = ? WHERE device_id = ? AND direction = ?')
+        .run(st.window.top, st.window.hi, st.window.lo, store.clock(), id, direction);
+      return null;
+    }
+    putReceiveState(store, id, direction, st);
+    return null;
   });
 }
 

@@ -101,10 +101,12 @@ export class Registry {
   secrets(id: string, epoch?: number): DeviceSecrets | null { return secrets.secrets(this.s, id, epoch); }
   otpSeed(id: string): { epoch: number; seed: Uint8Array } | null { return secrets.otpSeed(this.s, id); }
   deviceRecord(id: string): DeviceRecord | null { return secrets.deviceRecord(this.s, id); }
+  cachedDeviceRecord(id: string): DeviceRecord | null { return secrets.cachedDeviceRecord(this.s, id); }
   exportSecrets(id: string, actor: string): { id: string; epoch: number; root: string; otpSeed: string; brokerUrl: string | null; interval: number | null } { return secrets.exportSecrets(this.s, id, actor); }
   // ── receive (receive.ts) ──
   getReceiveState(id: string, direction: string): ReceiveState | null { return receive.getReceiveState(this.s, id, direction); }
   putReceiveState(id: string, direction: string, st: ReceiveState): void { return receive.putReceiveState(this.s, id, direction, st); }
+  reserveReceiveState(id: string, direction: string, st: ReceiveState, expected: ReceiveState | null): ReceiveState | null { return receive.reserveReceiveState(this.s, id, direction, st, expected); }
   withReceiveState<R extends { state?: ReceiveState }>(id: string, direction: string, fn: (st: ReceiveState) => R): R { return receive.withReceiveState<R>(this.s, id, direction, fn); }
   nextSendCounter(id: string, direction: string, epoch: number): number { return receive.nextSendCounter(this.s, id, direction, epoch); }
   consumeTotpStep(id: string, step: number): boolean { return receive.consumeTotpStep(this.s, id, step); }

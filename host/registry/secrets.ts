@@ -96,6 +96,22 @@ export function deviceRecord(store: RegistryStore, id: string): DeviceRecord | n
   return { id, status: d.status, epoch: d.epoch, root: s.root, retiredEpochs: retired, pendingEpoch };
 }
 
+/**
+ * deviceRecord() kept in memory for the verifier's per-frame path: read again once another process
+ * committed anything (a revoke, a rotation: store.checkOtherWriters) or this one changed a device. The
+ * record is shared: callers must not change or wipe it.
+ */
+export function cachedDeviceRecord(store: RegistryStore, id: string): DeviceRecord | null {
+  store.checkOtherWriters();
+  let d = store.deviceRecords.get(id);
+  if (d === undefined) {
+    d = deviceRecord(store, id);
+    // Unknown ids are not kept: the topic that named them may be hostile.
+    if (d) store.deviceRecords.set(id, d);
+  }
+  return d;
+}
+
 /** The current secrets as hex, for `sealmq devices export`; the export is audited first. */
 export function exportSecrets(store: RegistryStore, id: string, actor: string): { id: string; epoch: number; root: string; otpSeed: string; brokerUrl: string | null; interval: number | null } {
   store.requireKey();

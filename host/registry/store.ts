@@ -9,7 +9,7 @@ import { toHex, utf8Decode, utf8Encode } from '../../core/bytes.js';
 import { inputError, SealmqError } from '../errors.js';
 import { checkScryptParams, KEY_LEN, openBox, randomSalt, ScryptParams, scrypt, sealBox, wipe } from './crypto.js';
 import { migrate } from './schema.js';
-import { Clock, DeviceSecrets, MIN_PASSPHRASE_LENGTH, u8 } from './types.js';
+import { Clock, DeviceRecord, DeviceSecrets, MIN_PASSPHRASE_LENGTH, u8 } from './types.js';
 
 const VERIFIER_TEXT = 'sealmq registry key verifier v1';
 
@@ -24,6 +24,12 @@ export class RegistryStore {
   /** Decrypted secrets by "id:epoch" (secrets.ts); wiped at lock. */
   readonly cache = new Map<string, DeviceSecrets>();
   readonly seedCache = new Map<string, Uint8Array>();
+  /**
+   * The verifier's device records (secrets.ts cachedDeviceRecord), valid while no other connection has
+   * committed (SQLite's data_version) and no write of this one touched a device (forgetDevices()).
+   */
+  readonly deviceRecords = new Map<string, DeviceRecord | null>();
+  private dataVersion = -1;
   /** Prepared statements by their (constant) SQL text: the verifier reads and writes per frame. */
   private readonly statements = new Map<string, Database.Statement>();
 
@@ -89,8 +95,28 @@ export class RegistryStore {
     this.key = key;
   }
 
+  /**
+   * Drops the device records when another process committed anything since the last call (PRAGMA
+   * data_version: it changes only for commits by other connections), so a revoke or a rotation made by
+   * another sealmq process is seen at the next frame.
+   */
+  checkOtherWriters(): void {
+    const v = this.sql('PRAGMA data_version').pluck().get() as number;
+    if (v !== this.dataVersion) {
+      this.dataVersion = v;
+      this.forgetDevices();
+    }
+  }
+
+  /** Drops the cached device records (a write of this connection changed a device, an epoch or a secret). */
+  forgetDevices(): void {
+    for (const d of this.deviceRecords.values()) if (d) wipe(d.root);
+    this.deviceRecords.clear();
+  }
+
   /** Forgets the key and every decrypted secret. */
   lock(): void {
+    this.forgetDevices();
     wipe(this.key);
     this.key = null;
     this.auditSecret = null;
