@@ -11,11 +11,14 @@ import type { ReplayStore } from './verifier.js';
 
 /**
  * The most counters reserved ahead per commit (K): one synchronous commit per K frames of a busy device.
- * Each (device, direction) starts at START_RESERVE and doubles while its reservations last under a second,
- * halves while they last longer: a board at 1 Hz reserves one or two ahead, so a crash costs it one or two
- * readings, while a busy one commits once per K frames.
+ * Each (device, direction) starts at START_RESERVE, doubles while its reservations last under GROW_MS and
+ * halves while they last over SHRINK_MS: a reservation lasts about 10 s to a minute of the device's frames,
+ * so a crash costs a board at 1 Hz at most about a minute of readings, and a busy one at most K frames,
+ * while the commits stay below one per device every few seconds (docs/PROTOCOL.md says why).
  */
 export const DEFAULT_RESERVE = 1024;
+const GROW_MS = 10_000;
+const SHRINK_MS = 60_000;
 const START_RESERVE = 64;
 const MAX_COUNTER = 0xffffffff;
 const ALL = 0xffffffff;
@@ -83,7 +86,11 @@ export class ReservingReplayStore implements ReplayStore {
       return true;
     }
     const at = this.now();
-    if (e.reservedAt !== -Infinity) e.k = at - e.reservedAt < 1000 ? Math.min(this.reserve, e.k * 2) : Math.max(1, e.k >> 1);
+    if (e.reservedAt !== -Infinity) {
+      const lasted = at - e.reservedAt;
+      if (lasted < GROW_MS) e.k = Math.min(this.reserve, e.k * 2);
+      else if (lasted > SHRINK_MS) e.k = Math.max(1, e.k >> 1);
+    }
     e.reservedAt = at;
     // Twice at most: when another process reserved first, once more above its bound.
     for (let attempt = 0; attempt < 2; attempt++) {
