@@ -25,8 +25,10 @@ export async function rotateDevice(o: Omit<SendOptions, 'command' | 'args'> & { 
   }
   // The reply under the new epoch, verified like any uplink: this is where the registry moves (a running
   // `sealmq verify` may have done it first, then this one is a replay and changes nothing).
-  const { verifier } = registryVerifier(o.registry, { prefix: o.prefix });
+  const { verifier, replay } = registryVerifier(o.registry, { prefix: o.prefix });
   verifier.handle(r.replyTopic, fromHex(r.replyFrame));
+  // The exact window back (no counters held in reserve by a verifier that stops here).
+  replay.flush();
   const now = o.registry.getDevice(o.deviceId);
   if (!now || now.epoch !== to) throw deviceError(`${o.deviceId} answered under epoch ${to} but the registry did not move (it is at ${now?.epoch})`);
   return { device: o.deviceId, from, to, roundTripMs: r.roundTripMs };

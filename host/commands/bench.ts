@@ -64,18 +64,18 @@ function registerVerifier(bench: Command): void {
     .option('--devices <n>', 'devices the frames are spread over', intOption('devices', 1, 100_000), 100)
     .option('--runs <n>', 'measured repetitions (the figures are their medians)', intOption('runs', 1, 1000), 9)
     .option('--through-broker', 'then the same verifier in service: synthetic publishers → embedded broker → the registry verifier in its own process (frames/s end to end, its memory)')
-    .option('--publishers <n>', 'with --through-broker: synthetic publishing devices', intOption('publishers', 1, 900), 100)
+    .option('--publishers <n>', 'with --through-broker: synthetic publishing devices (default: --devices)', intOption('publishers', 1, 5000))
     .option('--publisher-frames <n>', 'with --through-broker: frames each publisher sends', intOption('publisher-frames', 1, 100_000), 50)
     .option('--out <dir>', 'directory for verifier.json, verifier.csv and verifier.svg', 'bench-out')
     .option('--json', 'one JSON object on stdout instead of a table')
     .addHelpText('after', '\nFigures are medians of wall-clock frames/s on one thread. The CPU column is process CPU time (the GC\nthreads included): less exposed to other load on a shared machine, but not a one-core figure.\nMethod and figures: docs/VERIFIER-PERF.md.')
-    .action(async (o: { frames: number; devices: number; runs: number; out: string; json?: boolean; throughBroker?: boolean; publishers: number; publisherFrames: number }) => {
+    .action(async (o: { frames: number; devices: number; runs: number; out: string; json?: boolean; throughBroker?: boolean; publishers?: number; publisherFrames: number }) => {
       const bar = progress(!o.json, 'bench verifier');
       let r: VerifierBenchReport;
       try {
         r = runVerifierBench({ frames: o.frames, devices: o.devices, runs: o.runs, onProgress: (label, done, total) => bar.update(label, done, total) });
         if (o.throughBroker) {
-          const b = await runBrokerBench({ publishers: o.publishers, framesPerPublisher: o.publisherFrames, onProgress: (label, done, total) => bar.update(label, done, total) });
+          const b = await runBrokerBench({ publishers: o.publishers ?? o.devices, framesPerPublisher: o.publisherFrames, onProgress: (label, done, total) => bar.update(label, done, total) });
           r.broker = { ...b, ratioToInProcess: Math.round((b.framesPerSecond / r.framesPerSecond) * 1000) / 1000 };
         }
       } finally {

@@ -9,7 +9,6 @@
 import { EventEmitter } from 'node:events';
 import vm from 'node:vm';
 import { resolve } from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { FlashJournal, PowerCutError } from './flash-journal.js';
 import { BoardStorage } from './storage.js';
@@ -20,52 +19,15 @@ import { EspruinoSyntaxError, prepareForBoard } from './syntax.js';
 import { formatValue, REPL_MODE, thrownText } from './format.js';
 import { FixedSeedRandom, Sensors } from './sensors.js';
 import { DEFAULT_PROFILE, type BoardProfile } from './profile.js';
+import { BoardTimers } from './timers.js';
+import { consoleBytes, nvsBle, setNvs, type BoardOptions, type PowerCutOptions } from './board-options.js';
 
-export interface BoardOptions {
-  /** The board's name (used for the default flash file and in messages). */
-  name: string;
-  /** Flash file; default `<name>.flash` in the working directory. */
-  flashFile?: string;
-  /** Board profile (see profile.ts); default an ESP32-like board. */
-  profile?: BoardProfile;
-  /** false: a build without require("crypto"). Default: the profile's (true for ESP32). */
-  nativeCrypto?: boolean;
-  /** Host clock in Unix seconds (float); getTime() follows it, plus any setTime() offset. */
-  clock?: () => number;
-  /** Longest a REPL line or boot code may run before "Execution Interrupted" (ms). Default 10 s. */
-  watchdogMs?: number;
-  /** Print a start-up banner on power on (like Espruino). Default true. */
-  banner?: boolean;
-  /**
-   * The firmware version it reports (process.env.VERSION, Ctrl-E, banner); default EMULATOR_VERSION.
-   * Before 2v25 the board has no packet protocol (DLE SOH is ignored), as such firmware does.
-   */
-  firmwareVersion?: string;
-}
+export type { BoardOptions, PowerCutOptions } from './board-options.js';
 
 /** Unwinds sandbox code after E.reboot()/load()/reset(): the old interpreter is gone. */
 class BoardHalt extends Error {}
 
-export interface PowerCutOptions {
-  /** Cut at the next Storage write, leaving a prefix of its record in flash. */
-  torn?: boolean;
-  /** Bytes of the record that reach flash (default: a random prefix, at least 1 byte short). */
-  tornBytes?: number | ((recordLength: number) => number);
-}
 
-interface Timer {
-  handle: NodeJS.Timeout;
-  /** Starts (or restarts, for changeInterval) the host timer with this period. */
-  start: (ms: number) => NodeJS.Timeout;
-}
-
-/** Console bytes of board text: one byte per char, as Espruino strings are; chars above 255 as UTF-8. */
-function consoleBytes(s: string): Buffer {
-  if (!/[^\x00-\xff]/.test(s)) return Buffer.from(s, 'latin1');
-  const parts: Buffer[] = [];
-  for (const ch of s) parts.push(ch.charCodeAt(0) <= 255 && ch.length === 1 ? Buffer.from([ch.charCodeAt(0)]) : Buffer.from(ch, 'utf8'));
-  return Buffer.concat(parts);
-}
 
 export class EmulatedBoard extends EventEmitter {
   readonly name: string;
@@ -85,8 +47,8 @@ export class EmulatedBoard extends EventEmitter {
   private storage: BoardStorage | undefined;
   private sandbox: Sandbox | undefined;
   private repl: ConsoleRepl | undefined;
-  private timers = new Map<number, Timer>();
-  private nextTimerId = 1;
+  /** The current interpreter's timers (timers.ts); a new set at every boot. */
+  private timers: BoardTimers | undefined;
   private sockets = new Set<Socket>();
   private timeOffset = 0;
   /** E.setPassword's password: in the interpreter's hidden root, so gone at every boot (boot code sets it again). */
@@ -196,8 +158,8 @@ export class EmulatedBoard extends EventEmitter {
   private dropInterpreter(): void {
     this.gen++;
     this.packets?.dispose();
-    for (const t of this.timers.values()) clearTimeout(t.handle);
-    this.timers.clear();
+    this.timers?.clearAll();
+    this.timers = undefined;
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     this.sandbox = undefined;
@@ -247,6 +209,8 @@ export class EmulatedBoard extends EventEmitter {
     this.packets?.dispose();
     this.packets = versionHasPackets(this.firmwareVersion) ? this.packetReceiver(gen) : undefined;
     this.repl.packets = this.packets;
+    const timers = new BoardTimers((f) => this.runCallback(gen, f), (name, message) => this.sandbox!.realm.error(name, message));
+    this.timers = timers;
     const host: SandboxHost = {
       profile: this.profile,
       version: this.firmwareVersion,
@@ -274,14 +238,9 @@ export class EmulatedBoard extends EventEmitter {
       setTime: (t) => {
         this.timeOffset = t - this.clock();
       },
-      setTimer: (fn, ms, args, repeat) => this.setTimer(gen, fn, ms, args, repeat),
-      clearTimer: (kind, args) => this.clearTimer(kind, args),
-      changeInterval: (id, ms) => {
-        const t = this.timers.get(Number(id));
-        if (!t) return;
-        clearTimeout(t.handle);
-        t.handle = t.start(ms);
-      },
+      setTimer: (fn, ms, args, repeat) => timers.set(fn, ms, args, repeat, (code) => this.evaluate(code, 'timer')),
+      clearTimer: (kind, args) => timers.clear(kind, args),
+      changeInterval: (id, ms) => timers.change(id, ms),
       evaluate: (code, filename) => this.evaluate(code, filename),
       reboot: () => this.haltAnd(),
       load: (file) => this.bootWhenIdle('load', file),
@@ -295,9 +254,9 @@ export class EmulatedBoard extends EventEmitter {
       setTelnet: (on) => {
         this.telnetOn = on;
       },
-      ble: this.profile.bluetooth ? () => this.bleOn() : undefined,
+      ble: this.profile.bluetooth ? () => nvsBle(this.flashFile) : undefined,
       enableBle: (on) => {
-        this.setNvs({ ble: on });
+        setNvs(this.flashFile, { ble: on });
         // jswrap_ESP32_enableBLE: removes saved code, then esp_restart().
         host.print('Erasing saved code.\nDone!\n');
         for (const f of ['.varimage', '.bootcde', '.bootrst']) this.storage!.erase(f);
@@ -355,25 +314,6 @@ export class EmulatedBoard extends EventEmitter {
         return ok;
       },
     });
-  }
-
-  // ---- ESP32 NVS (outside Storage: survives Storage.eraseAll, as the ESP32's NVS partition does) ----
-
-  private get nvsFile(): string {
-    return this.flashFile + '.nvs.json';
-  }
-
-  private bleOn(): boolean {
-    try {
-      const v = JSON.parse(readFileSync(this.nvsFile, 'utf8')) as { ble?: boolean };
-      return v.ble !== false;
-    } catch {
-      return true; // a fresh ESP32 has Bluetooth on
-    }
-  }
-
-  private setNvs(v: { ble: boolean }): void {
-    writeFileSync(this.nvsFile, JSON.stringify(v));
   }
 
   /** E.reboot() from inside sandbox code: a hardware reset never returns, so unwind the old code. */
@@ -451,39 +391,5 @@ export class EmulatedBoard extends EventEmitter {
     // V8 and Espruino word the commonest error differently; the emulator speaks Espruino here.
     text = text.replace(/^ReferenceError: ([\w$]+) is not defined$/, 'ReferenceError: "$1" is not defined');
     this.repl!.print(`Uncaught ${text}\n`);
-  }
-
-  private setTimer(gen: number, fn: unknown, ms: number, args: unknown[], repeat: boolean): number {
-    const realm = this.sandbox!.realm;
-    if (typeof fn !== 'function' && typeof fn !== 'string') throw realm.error('Error', 'Function or String not supplied!');
-    const id = this.nextTimerId++;
-    const run = () => {
-      if (!repeat) this.timers.delete(id);
-      this.runCallback(gen, () => {
-        if (typeof fn === 'string') this.evaluate(fn, 'timer');
-        else (fn as Function).apply(undefined, args);
-      });
-    };
-    const start = (period: number) => {
-      const delay = Number.isFinite(period) && period > 0 ? period : 0;
-      return repeat ? setInterval(run, delay) : setTimeout(run, delay);
-    };
-    this.timers.set(id, { handle: start(ms), start });
-    return id;
-  }
-
-  private clearTimer(kind: 'Timeout' | 'Interval', args: unknown[]): void {
-    if (args.length === 0) {
-      for (const t of this.timers.values()) clearTimeout(t.handle);
-      this.timers.clear();
-      return;
-    }
-    if (args[0] === undefined) throw this.sandbox!.realm.error('Error', `clear${kind}(undefined) not allowed. Use clear${kind}() instead`);
-    const id = Number(args[0]);
-    const t = this.timers.get(id);
-    if (t) {
-      clearTimeout(t.handle);
-      this.timers.delete(id);
-    }
   }
 }

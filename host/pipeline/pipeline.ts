@@ -4,17 +4,16 @@
 // mode 'sealed' is the product (what `sealmq demo` runs); mode 'plain' is the RESEARCH PLAIN pipeline of
 // issue 5 item 1 — same firmware sources built without sealing (dist/firmware-plain.js), an anonymous
 // broker without ACL, the plain verifier — refused unless researchInsecure: true, labelled everywhere.
-import mqtt from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectMqtt, subscribeOrFail } from '../mqtt/connect.js';
+import { subscribeOrFail } from '../mqtt/connect.js';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
 import { packageVersion } from '../board/firmware-bundle.js';
 import { flashBoard } from '../board/flash.js';
-import { parseBrokerUrl, provisionBoard } from '../board/provision.js';
+import { provisionBoard } from '../board/provision.js';
 import { sendCommand } from '../board/send.js';
 import { smqCall } from '../board/smq.js';
 import { startBroker, RunningBroker, BrokerEvent } from '../broker/broker.js';
@@ -22,21 +21,25 @@ import { startInsecureBroker, RunningInsecureBroker } from '../broker/insecure.j
 import { emitMosquitto, MosquittoPolicy, writeDevicesFile } from '../broker/mosquitto.js';
 import { buildFirmware, PLAIN_VERSION_SUFFIX } from '../build/bundle.js';
 import { spawnEmulator, EmulatorProcess } from '../emulator/process.js';
-import { SealmqError, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { connectRepl } from '../link/repl.js';
 import { openLink } from '../link/open-link.js';
 import { openRegistry, Registry } from '../registry/registry.js';
 import { registryVerifier, VerifierStats } from '../verifier/run.js';
 import type { VerifyResult } from '../verifier/verifier.js';
 import type { ReceiveState } from '../../core/frame.js';
-import { PLAIN_LABEL, PlainResult, PlainVerifier, requireResearchInsecure } from '../verifier/plain.js';
+import { PLAIN_LABEL, PlainResult, requireResearchInsecure } from '../verifier/plain.js';
+import { consoleRun, hiresNow, syncClock } from './console.js';
 import { freePort, startInsecureMosquitto, startMosquitto, RunningMosquitto } from './mosquitto.js';
+import { mqttClient, plainCommand, plainSetup, plainVerifierOn } from './plain.js';
+
+export { hiresNow, syncClock } from './console.js';
+export { plainCommand, plainSetup } from './plain.js';
 
 export type PipelineMode = 'plain' | 'sealed';
 export type PipelineBrokerKind = 'embedded' | 'mosquitto';
 
 /** Host wall clock in milliseconds with sub-millisecond resolution (what the emulated boards' getTime() follows). */
-export const hiresNow = (): number => performance.timeOrigin + performance.now();
 
 export interface PipelineOptions {
   mode: PipelineMode;
@@ -158,7 +161,7 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-interface VerifierHandle {
+export interface VerifierHandle {
   stats: VerifierStats;
   close(): Promise<void>;
 }
@@ -329,13 +332,13 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
 async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who: Credentials, now: () => number, emit: (e: PipelineEvent) => void, inMemory: boolean): Promise<VerifierHandle> {
   let durable = 0;
   const windows = new Map<string, ReceiveState>();
-  // The registry's durable write per frame (putReceiveState: SQLite, synchronous=FULL) timed on its own.
+  // The registry's durable writes (reserveReceiveState: SQLite, synchronous=FULL, once per reservation) timed on their own.
   const timed = new Proxy(reg, {
     get(target, key, recv) {
       const v = Reflect.get(target, key, recv);
       if (inMemory && key === 'getReceiveState') return (id: string, d: string) => windows.get(id + '/' + d) ?? target.getReceiveState(id, d);
-      if (inMemory && key === 'putReceiveState') return (id: string, d: string, s: ReceiveState) => void windows.set(id + '/' + d, s);
-      if (key !== 'putReceiveState') return typeof v === 'function' ? v.bind(target) : v;
+      if (inMemory && key === 'reserveReceiveState') return (id: string, d: string, s: ReceiveState) => (windows.set(id + '/' + d, s), null);
+      if (key !== 'reserveReceiveState') return typeof v === 'function' ? v.bind(target) : v;
       return (...a: unknown[]) => {
         const t0 = now();
         try {
@@ -359,109 +362,4 @@ async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who:
     verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
   });
   return { stats, close: () => new Promise<void>((r) => client.end(false, {}, () => r())) };
-}
-
-/** The research plain verifier on an anonymous MQTT client, timed per message. */
-async function plainVerifierOn(url: string, prefix: string, now: () => number, emit: (e: PipelineEvent) => void): Promise<VerifierHandle> {
-  let receivedAt = 0;
-  const verifier = new PlainVerifier({ prefix, now, onResult: (result) => emit({ type: 'frame', mode: 'plain', result, timing: { receivedAt, doneAt: now(), durableMs: 0 } }) });
-  const client = await mqttClient(url, null, 'sealmq-plain-verify-');
-  await subscribeOrFail(client, `${prefix}/+/up`);
-  client.on('message', (topic, payload) => {
-    receivedAt = now();
-    verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
-  });
-  return { stats: verifier.stats, close: () => new Promise<void>((r) => client.end(false, {}, () => r())) };
-}
-
-/** An mqtt.js client (MQTT 3.1.1) with TCP_NODELAY on its socket, connected or rejected. */
-const mqttClient = (url: string, who: Credentials | null, idPrefix: string): Promise<mqtt.MqttClient> =>
-  connectMqtt(url, { ...(who ? { username: who.username, password: who.password } : {}), idPrefix });
-
-/** Runs one line on a board through its console. */
-async function consoleRun(port: string, code: string): Promise<void> {
-  const link = await openLink(port);
-  const repl = await connectRepl(link);
-  try {
-    await repl.run(code);
-  } finally {
-    repl.detach();
-    await link.close().catch(() => {});
-  }
-}
-
-/** Sets up a board running the research plain firmware: device id, broker, interval, clock. No secrets. */
-export async function plainSetup(port: string, deviceId: string, brokerUrl: string, prefix: string, interval: number, setClock = true): Promise<{ state: string }> {
-  const link = await openLink(port);
-  const repl = await connectRepl(link);
-  try {
-    const v = await smqCall<{ v?: string; state?: string }>(repl, 'SEALMQ.status()');
-    if (!String(v.v ?? '').endsWith(PLAIN_VERSION_SUFFIX)) {
-      throw new SealmqError('device', `the board on ${port} does not run the research plain firmware (it says ${v.v})`, { hint: 'flash dist/firmware-plain.js first' });
-    }
-    const cfg = { id: deviceId, broker: parseBrokerUrl(brokerUrl), prefix, interval, ...(setClock ? { time: Date.now() / 1000 } : {}) };
-    const r = await smqCall<{ ok: boolean; error?: string }>(repl, `SEALMQ.provision(${JSON.stringify(cfg)})`, 15000);
-    if (!r.ok) throw new SealmqError('device', `the plain board on ${port} refused its setup: ${r.error}`);
-    const s = await smqCall<{ state?: string }>(repl, 'SEALMQ.status()');
-    return { state: String(s.state) };
-  } finally {
-    repl.detach();
-    await link.close().catch(() => {});
-  }
-}
-
-/** A command in clear to a plain board ({"c","a"} on <prefix>/<id>/down) and its reply in clear on .../up. */
-export async function plainCommand(brokerUrl: string, prefix: string, deviceId: string, command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<CommandReply> {
-  const client = await mqttClient(brokerUrl, null, 'sealmq-plain-cmd-');
-  try {
-    await subscribeOrFail(client, `${prefix}/${deviceId}/up`);
-    const t0 = hiresNow();
-    const reply = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SealmqError('device', `no plain reply from ${deviceId} to ${command} within ${timeoutMs} ms`)), timeoutMs);
-      client.on('message', (_t, payload) => {
-        try {
-          const m = JSON.parse(payload.toString('utf8'));
-          if (m && m.plain === true && m.r === command) {
-            clearTimeout(timer);
-            resolve(m);
-          }
-        } catch { /* not for us */ }
-      });
-      client.publish(`${prefix}/${deviceId}/down`, JSON.stringify(args === undefined ? { c: command } : { c: command, a: args }), { qos: 0 });
-    });
-    return { device: deviceId, command, reply, roundTripMs: hiresNow() - t0 };
-  } finally {
-    await new Promise<void>((r) => client.end(false, {}, () => r()));
-  }
-}
-
-/**
- * NTP-style over the console: the board's getTime() against the host's clock at the midpoint of the round
- * trip, best (shortest) of `rounds`; then the board corrects itself by the offset in one step on the board
- * (setTime(getTime() - offset): no transit in it). The emulated board's clock is the host clock, so what
- * remains is the provisioning's setTime (sent over the console, late by its transit).
- */
-export async function syncClock(b: Pick<PipelineBoard, 'name' | 'console'>, rounds: number, apply = true, biasPerRtt = 0): Promise<ClockSync> {
-  const link = await openLink(b.console);
-  const repl = await connectRepl(link);
-  try {
-    let best = { rtt: Infinity, offset: 0 };
-    for (let i = 0; i < rounds; i++) {
-      const t0 = hiresNow();
-      const lines = await repl.run('print("SMQT "+getTime())');
-      const t1 = hiresNow();
-      const l = lines.find((x) => x.startsWith('SMQT '));
-      if (!l) continue;
-      const board = Number(l.slice(5)) * 1000;
-      if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: board - (t0 + t1) / 2 };
-    }
-    if (!Number.isFinite(best.rtt)) throw new SealmqError('device', `the board ${b.name} did not tell its time`);
-    const fix = best.offset - biasPerRtt * best.rtt;
-    if (apply) await repl.run(`setTime(getTime()-(${(fix / 1000).toFixed(7)}))`);
-    const r3 = (x: number) => Math.round(x * 1000) / 1000;
-    return { board: b.name, offsetMs: r3(best.offset), rttMs: r3(best.rtt), correctedMs: apply ? r3(fix) : 0 };
-  } finally {
-    repl.detach();
-    await link.close().catch(() => {});
-  }
 }

@@ -1,8 +1,10 @@
 // The verifier attached to a broker: subscribes to every device's uplink as an operator, opens each frame
-// with the registry's keys and replay state (persisted before a reading is reported), audits rejections.
+// with the registry's keys and replay state (covered by a durable reservation before a reading is reported,
+// reserve.ts), audits rejections.
 import { connectMqtt, subscribeOrFail } from '../mqtt/connect.js';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
 import type { Registry } from '../registry/registry.js';
+import { ReservingReplayStore } from './reserve.js';
 import { Verifier, VerifyResult } from './verifier.js';
 
 export interface VerifierRunOptions {
@@ -23,18 +25,23 @@ export interface RunningVerifier {
 export interface VerifierStats { accepted: number; rejected: number; byReason: Record<string, number> }
 
 /**
- * A Verifier over the registry: device status and epochs are read per frame (so a revocation takes effect
- * at once), the replay window is persisted before onResult sees a reading, every rejection is audited.
+ * A Verifier over the registry: device records kept in memory and read again after any other process's
+ * commit (so a revocation takes effect at the next frame), each accepted counter covered by a durable
+ * reservation before onResult sees it, every rejection audited. close() (or replay.flush()) writes the
+ * windows back exactly, so a clean restart loses nothing.
  */
-export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () => number; onResult?: (r: VerifyResult) => void }): { verifier: Verifier; stats: VerifierStats } {
+export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () => number; reserve?: number; onResult?: (r: VerifyResult) => void }): { verifier: Verifier; stats: VerifierStats; replay: ReservingReplayStore } {
   const stats: VerifierStats = { accepted: 0, rejected: 0, byReason: {} };
+  const replay = new ReservingReplayStore(reg, o.reserve);
   const verifier = new Verifier({
     prefix: o.prefix ?? DEFAULT_PREFIX,
     now: o.now,
-    devices: { device: (id) => reg.deviceRecord(id) },
-    replay: { get: (id, d) => reg.getReceiveState(id, d), put: (id, d, s) => reg.putReceiveState(id, d, s) },
+    // In memory, read again at the next frame after another process commits (a revoke, a rotation).
+    devices: { device: (id) => reg.cachedDeviceRecord(id) },
+    // Reservation ahead (reserve.ts): one synchronous commit per K frames of a device, not per frame.
+    replay,
     onResult: (r) => {
-      // An accepted frame's last-seen time was written with its replay window (putReceiveState).
+      // A device's last-seen time is written with each reservation (putReceiveState), every K frames.
       if (r.ok) stats.accepted++;
       else {
         stats.rejected++;
@@ -46,12 +53,12 @@ export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () =
       o.onResult?.(r);
     },
   });
-  return { verifier, stats };
+  return { verifier, stats, replay };
 }
 
 export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifier> {
   const prefix = o.prefix ?? DEFAULT_PREFIX;
-  const { verifier, stats } = registryVerifier(o.registry, { prefix, now: o.now, onResult: o.onResult });
+  const { verifier, stats, replay } = registryVerifier(o.registry, { prefix, now: o.now, onResult: o.onResult });
   const client = await connectMqtt(o.brokerUrl, {
     username: o.username, password: o.password, idPrefix: 'sealmq-verify-', what: 'verifier',
     hint: 'check the broker URL, the operator name and password (sealmq users add NAME --role viewer)',
@@ -62,6 +69,9 @@ export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifie
   });
   return {
     stats,
-    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+    close: () => new Promise<void>((resolve) => client.end(false, {}, () => {
+      replay.flush();
+      resolve();
+    })),
   };
 }

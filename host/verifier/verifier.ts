@@ -28,10 +28,16 @@ export interface DeviceSource {
   device(id: string): DeviceRecord | null;
 }
 
-/** Replay state per (device, direction). put() must be durable when it returns. */
+/**
+ * Replay state per (device, direction). When put() returns, the state is durable or covered by a durable
+ * bound (reserve.ts); false: the store refused it (another process reserved that counter), the frame is
+ * refused as 'stale-after-restart'.
+ */
 export interface ReplayStore {
   get(id: string, direction: string): ReceiveState | null;
-  put(id: string, direction: string, state: ReceiveState): void;
+  put(id: string, direction: string, state: ReceiveState): void | boolean;
+  /** A refused counter at or below the bound loaded at a restart (reserve.ts). */
+  staleAfterRestart?(id: string, direction: string, epoch: number, counter: number): boolean;
 }
 
 export interface Rejection {
@@ -201,12 +207,16 @@ export class Verifier {
       // A research plain message (docs/PROTOCOL.md) on a sealed topic: a downgrade attempt, named as such.
       if (r.reason === 'malformed' && isPlainFrame(payload)) return this.reject(topic, id, 'plain-downgrade');
       if (keys.unrequested >= 0 && r.reason === 'unknown-epoch') return this.reject(topic, id, 'unrequested-epoch', { epoch: keys.unrequested });
+      if ((r.reason === 'stale' || r.reason === 'replay') && this.o.replay.staleAfterRestart) {
+        const c = ((payload[3] << 24) | (payload[4] << 16) | (payload[5] << 8) | payload[6]) >>> 0;
+        if (this.o.replay.staleAfterRestart(id, 'up', payload[2], c)) return this.reject(topic, id, 'stale-after-restart', { counter: c, epoch: payload[2] });
+      }
       // A good tag over bad padding (a key bug) still consumed its counter: the window moves (DESIGN.md §4).
       if (r.state) this.o.replay.put(id, 'up', r.state);
       return this.reject(topic, id, r.reason ?? 'rejected', { counter: r.counter, epoch: r.epoch });
     }
     // Durable before delivery (DESIGN.md §4): a crash after this line can lose a reading, never accept a replay.
-    this.o.replay.put(id, 'up', r.state!);
+    if (this.o.replay.put(id, 'up', r.state!) === false) return this.reject(topic, id, 'stale-after-restart', { counter: r.counter, epoch: r.epoch });
     const text = strictUtf8(r.plaintext!);
     let msg: unknown = null;
     try {

@@ -1,0 +1,136 @@
+// Durable replay state off the per-frame path (docs/PROTOCOL.md, "Replay state on the host"): reservation
+// ahead, the host's side of the board's "save every K" (RFC 8613 appendix B.1.1; OSCORE's receiver recovery,
+// appendix B.1.2). The window lives in memory; what is durable is a bound above every counter accepted:
+// before a frame above the bound is accepted, bound = counter + K is committed. After a restart (or a crash)
+// the stored bound is loaded as a window with every counter at or below it seen, so nothing accepted before
+// is accepted again; frames between the last accepted counter and the bound are lost, at most K per
+// (device, direction) per restart, and refused as 'stale-after-restart'.
+import type { ReceiveState } from '../../core/frame.js';
+import { replayUpdate } from '../../core/replay.js';
+import type { ReplayStore } from './verifier.js';
+
+/**
+ * The most counters reserved ahead per commit (K): one synchronous commit per K frames of a busy device.
+ * Each (device, direction) starts at START_RESERVE, doubles while its reservations last under GROW_MS and
+ * halves while they last over SHRINK_MS: a reservation lasts about 10 s to a minute of the device's frames,
+ * so a crash costs a board at 1 Hz at most about a minute of readings, and a busy one at most K frames,
+ * while the commits stay below one per device every few seconds (docs/PROTOCOL.md says why).
+ */
+export const DEFAULT_RESERVE = 1024;
+const GROW_MS = 10_000;
+const SHRINK_MS = 60_000;
+const START_RESERVE = 64;
+const MAX_COUNTER = 0xffffffff;
+const ALL = 0xffffffff;
+
+/** What the reserving store needs of the registry (registry.ts). */
+export interface ReceiveStateStore {
+  getReceiveState(id: string, direction: string): ReceiveState | null;
+  reserveReceiveState(id: string, direction: string, st: ReceiveState, expected: ReceiveState | null): ReceiveState | null;
+}
+
+interface Entry {
+  /** The window in memory (what this process accepted, over the loaded bound). */
+  st: ReceiveState;
+  /** The state durably stored: its epoch and bound (window.top). */
+  durable: ReceiveState;
+  /** Counters at or below this, under durable.epoch, were refused unseen after the load: 'stale-after-restart'. */
+  loadedBound: number;
+  loadedEpoch: number;
+  /** Counters to reserve at the next commit, and when the last reservation was made. */
+  k: number;
+  reservedAt: number;
+}
+
+/**
+ * A reservation is stored as a window at the bound with bit 0 (the top itself) clear, which no real window
+ * has (its top is a counter it accepted): a clean close (flush) stores the exact window instead. Loaded, a
+ * reservation becomes a window that has seen every counter at or below the bound.
+ */
+const RESERVED_LO = (ALL ^ 1) >>> 0;
+const isBound = (s: ReceiveState): boolean => s.window.top > 0 && s.window.hi === ALL && s.window.lo === RESERVED_LO;
+const loaded = (s: ReceiveState): ReceiveState => (isBound(s) ? { epoch: s.epoch, window: { top: s.window.top, hi: ALL, lo: ALL } } : s);
+
+export class ReservingReplayStore implements ReplayStore {
+  private readonly m = new Map<string, Entry>();
+  /** Synchronous commits made (reservations), for benchmarks and tests. */
+  commits = 0;
+
+  constructor(private readonly reg: ReceiveStateStore, private readonly reserve = DEFAULT_RESERVE, private readonly now: () => number = Date.now) {}
+
+  private entry(id: string, d: string): Entry | null {
+    const k = id + '\u0000' + d;
+    let e = this.m.get(k);
+    if (!e) {
+      const stored = this.reg.getReceiveState(id, d);
+      if (!stored) return null;
+      e = { st: loaded(stored), durable: stored, loadedBound: isBound(stored) ? stored.window.top : 0, loadedEpoch: stored.epoch, k: Math.min(START_RESERVE, this.reserve), reservedAt: -Infinity };
+      this.m.set(k, e);
+    }
+    return e;
+  }
+
+  get(id: string, d: string): ReceiveState | null {
+    return this.entry(id, d)?.st ?? null;
+  }
+
+  /**
+   * Takes the state a frame with a good tag moved to; false: not accepted (another process reserved the
+   * counter first; the window now covers its bound).
+   */
+  put(id: string, d: string, st: ReceiveState): boolean {
+    const e = this.entry(id, d);
+    if (!e) return false;
+    if (st.epoch === e.durable.epoch && st.window.top <= e.durable.window.top) {
+      e.st = st;
+      return true;
+    }
+    const at = this.now();
+    if (e.reservedAt !== -Infinity) {
+      const lasted = at - e.reservedAt;
+      if (lasted < GROW_MS) e.k = Math.min(this.reserve, e.k * 2);
+      else if (lasted > SHRINK_MS) e.k = Math.max(1, e.k >> 1);
+    }
+    e.reservedAt = at;
+    // Twice at most: when another process reserved first, once more above its bound.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const bound = Math.min(MAX_COUNTER, st.window.top + e.k);
+      const want: ReceiveState = { epoch: st.epoch, window: { top: bound, hi: ALL, lo: RESERVED_LO } };
+      const other = this.reg.reserveReceiveState(id, d, want, e.durable);
+      this.commits++;
+      if (!other) {
+        e.durable = want;
+        e.st = st;
+        return true;
+      }
+      e.durable = other;
+      e.st = loaded(other);
+      e.loadedBound = isBound(other) ? other.window.top : 0;
+      e.loadedEpoch = other.epoch;
+      // The frame's counter (the new top) is above what the other process holds: claim it over that bound.
+      if (other.epoch !== st.epoch || st.window.top <= other.window.top) return false;
+      st = { epoch: st.epoch, window: replayUpdate(e.st.window, st.window.top) };
+    }
+    return false;
+  }
+
+  /** Whether a refused counter was lost to a restart: at or below the bound loaded, never seen by this process. */
+  staleAfterRestart(id: string, d: string, epoch: number, counter: number): boolean {
+    const e = this.m.get(id + '\u0000' + d);
+    return !!e && epoch === e.loadedEpoch && counter <= e.loadedBound;
+  }
+
+  /**
+   * A clean close: each window is written back exactly (below its bound, which only this process held), so
+   * a verifier stopped and started again loses nothing; only a crash costs the reserved counters.
+   */
+  flush(): void {
+    for (const [k, e] of this.m) {
+      if (e.st.epoch !== e.durable.epoch || e.st.window.top >= e.durable.window.top) continue;
+      const i = k.indexOf('\u0000');
+      if (this.reg.reserveReceiveState(k.slice(0, i), k.slice(i + 1), e.st, e.durable) === null) e.durable = e.st;
+    }
+    this.m.clear();
+  }
+}
+
