@@ -5,13 +5,13 @@
 // lock comes back when the process (the board) is restarted. Without ESPRUINO_BIN: skipped, reason in the title.
 import test from 'ava';
 import { join } from 'node:path';
-import { espruinoBin, startEspruinoBoard, type EspruinoBoard } from '../host/espruino/process.js';
+import { espruinoBin, ESPRUINO_SKIP, startEspruinoBoard, type EspruinoBoard } from '../host/espruino/process.js';
 import { linkFor } from '../host/link/open-link.js';
 import { openRegistry } from '../host/registry/registry.js';
 import { loginAs, sealmq, tmpHome } from './cli-helpers.js';
 
 const BIN = espruinoBin();
-const SKIP = 'skipped: ESPRUINO_BIN is not set (build Espruino\'s Linux binary from its public source and point ESPRUINO_BIN at it)';
+const SKIP = ESPRUINO_SKIP;
 const maybe = BIN ? test.serial : test.skip;
 const PASS = 'espruino lock passphrase';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,12 +7,12 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { buildFirmware } from '../host/build/bundle.js';
 import { startBroker } from '../host/broker/broker.js';
-import { espruinoBin, startEspruinoBoard } from '../host/espruino/process.js';
+import { espruinoBin, ESPRUINO_SKIP, startEspruinoBoard } from '../host/espruino/process.js';
 import { openRegistry } from '../host/registry/registry.js';
 import { loginAs, sealmq, tmpHome } from './cli-helpers.js';
 
 const BIN = espruinoBin();
-const SKIP = 'skipped: ESPRUINO_BIN is not set (build Espruino\'s Linux binary from its public source and point ESPRUINO_BIN at it)';
+const SKIP = ESPRUINO_SKIP;
 const maybe = BIN ? test.serial : test.skip;
 const PASS = 'conformance passphrase';
 const VIEWER = 'viewer password, long enough';

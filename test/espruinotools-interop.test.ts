@@ -29,7 +29,7 @@ import { firmwareBundle } from '../host/board/firmware-bundle.js';
 import { flashBoard } from '../host/board/flash.js';
 import { firmwareVersion } from '../host/board/smq.js';
 import { spawnEmulator } from '../host/emulator/process.js';
-import { espruinoBin, startEspruinoBoard } from '../host/espruino/process.js';
+import { espruinoBin, ESPRUINO_SKIP, startEspruinoBoard } from '../host/espruino/process.js';
 import { connectRepl } from '../host/link/repl.js';
 import { TcpLink } from '../host/link/tcp-link.js';
 import { readBackHash, sha256Hex } from '../host/link/storage-files.js';
@@ -43,7 +43,7 @@ const CLI = (() => {
   }
 })();
 const BIN = espruinoBin();
-const SKIP_BIN = 'skipped: ESPRUINO_BIN is not set (build Espruino\'s Linux binary from its public source and point ESPRUINO_BIN at it)';
+const SKIP_BIN = ESPRUINO_SKIP;
 const SKIP_CLI = 'skipped: the espruino package is not installed (npm install)';
 
 function espruinoCli(port: string, args: string[], timeoutMs = 90_000): Promise<{ code: number | null; out: string }> {

@@ -13,10 +13,11 @@ import { deriveKeys, initialReceiveState, receive, ReceiveState, seal } from '..
 import { totp } from '../core/otp.js';
 import { nodePrimitives as P, sha1 } from '../host/protocol/node-primitives.js';
 import { buildFirmware } from '../host/build/bundle.js';
+import { espruinoBin, ESPRUINO_SKIP } from '../host/espruino/bin.js';
 
-const BIN = process.env.ESPRUINO_BIN && existsSync(process.env.ESPRUINO_BIN) ? process.env.ESPRUINO_BIN : undefined;
+const BIN = espruinoBin() ?? undefined;
 const maybe = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
-  BIN ? test.serial(title, fn) : test.serial.skip(`${title} — skipped: ESPRUINO_BIN is not set (build Espruino's Linux binary from its public source and point ESPRUINO_BIN at it)`, fn);
+  BIN ? test.serial(title, fn) : test.serial.skip(`${title} — ${ESPRUINO_SKIP}`, fn);
 const ROOT = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
 const OTP = '3132333435363738393031323334353637383930';
 const ID = 'node-01';

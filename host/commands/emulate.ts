@@ -1,7 +1,8 @@
-// `sealmq emulate`: one emulated Espruino board in this process, its console on a TCP port (and
-// optionally a pseudo-terminal). Power is the process: SIGKILL is a power cut; SIGUSR2 arms a torn
-// write (the next Storage write lands partially and the process exits at once with EXIT_TORN_WRITE);
-// SIGTERM/SIGINT shut down cleanly.
+// `sealmq emulate`: one board behind a console on a TCP port (and optionally a pseudo-terminal), the
+// same options whatever runs it. --target emulated (default): our emulated Espruino board in this process;
+// power is the process: SIGKILL is a power cut; SIGUSR2 arms a torn write (the next Storage write lands
+// partially and the process exits at once with EXIT_TORN_WRITE). --target espruino: Espruino's own Linux
+// interpreter (host/espruino/serve.ts). SIGTERM/SIGINT shut down cleanly.
 import { Command, Option } from 'commander';
 import { EmulatedBoard } from '../emulator/board.js';
 import { ConsoleServer } from '../emulator/console-server.js';
@@ -10,6 +11,11 @@ import { repoRoot } from '../protocol/vectors.js';
 import { isDeviceId } from '../../core/ids.js';
 import { inputError, usageError } from '../errors.js';
 import { runPowerCutCampaign } from '../emulator/power-cuts.js';
+import { serveEspruino } from '../espruino/serve.js';
+
+const TARGETS = ['emulated', 'espruino'] as const;
+/** Options only our emulated board has (the others run real firmware that decides these itself). */
+const EMULATED_ONLY = ['cuts', 'board', 'baud', 'nativeCrypto', 'firmwareVersion', 'quietBanner'] as const;
 
 /** Exit code of an emulator process whose power was cut in the middle of a Storage write (SIGUSR2). */
 export const EXIT_TORN_WRITE = 86;
@@ -53,15 +59,16 @@ async function campaign(o: { cuts: number; seed?: number; k?: number; json?: boo
 export function register(program: Command): void {
   program
     .command('emulate')
-    .description('run an emulated Espruino board: the firmware bundle in a sandbox with Espruino\'s globals, Storage in a file, a REPL on a TCP console')
-    .option('--name <id>', 'board name (also names the default flash file <id>.flash); required unless --cuts')
+    .description('run a board behind a console: our emulated Espruino board (the firmware bundle in a sandbox with Espruino\'s globals), or Espruino\'s own Linux interpreter; Storage in a file, a REPL on a TCP console')
+    .addOption(new Option('--target <target>', 'what runs the board: emulated (ours, in this process) or espruino (Espruino\'s Linux build: ESPRUINO_BIN, or the recipe\'s cached build)').choices([...TARGETS]).default('emulated'))
+    .option('--name <id>', 'board name (also names the default flash file: <id>.flash, or <id>.espruino.flash for --target espruino); required unless --cuts')
     .option('--cuts <n>', 'instead of serving a console: run a power-cut campaign of n random cuts on the firmware and report counter reuse', positiveInt('cuts'))
     .option('--seed <n>', 'with --cuts: PRNG seed, to replay a campaign exactly', positiveInt('seed'))
     .option('--k <n>', 'with --cuts: counter block size K given to the board', positiveInt('k'))
     .option('--json', 'with --cuts: print the result as one JSON object')
     .option('--console <url>', 'where the board listens for its console cable: tcp://127.0.0.1:PORT (0 = any free port)', 'tcp://127.0.0.1:0')
     .option('--pty <path>', 'also expose the console as a pseudo-terminal at this path (needs socat)')
-    .option('--flash <file>', 'flash file (journal of Storage writes); default <name>.flash in the working directory')
+    .option('--flash <file>', 'flash file, kept across restarts (emulated: a journal of Storage writes; espruino: Espruino\'s own espruino.flash image); default <name>.flash / <name>.espruino.flash in the working directory')
     .option('--board <name>', 'board profile: boards/<name>.json, or a path to a .json file (default: ESP32-like)')
     .addOption(new Option('--no-native-crypto', 'behave like a build without require("crypto")'))
     .option('--baud <n>', 'throttle console traffic both ways to this baud rate (10 bits per byte)', positiveInt('baud'))
@@ -70,17 +77,31 @@ export function register(program: Command): void {
     .addHelpText('after', `
 Prints "console tcp://127.0.0.1:NNNN" (and "pty PATH") on stdout once the board is up.
 Signals: SIGTERM/SIGINT stop cleanly; SIGKILL is a power cut (the flash file survives, as written so far);
-SIGUSR2 arms a torn write (prints "torn-write armed"): the next Storage write lands only partially and
-the process exits with code ${EXIT_TORN_WRITE}.
+SIGUSR2 (emulated only) arms a torn write (prints "torn-write armed"): the next Storage write lands only
+partially and the process exits with code ${EXIT_TORN_WRITE}.
+
+Targets: emulated is fast, needs nothing, and can cut power mid-write (--cuts); espruino runs Espruino's
+own C interpreter (build it once with \`npm run espruino -- linux\`; ESPRUINO_BIN overrides), for
+conformance and for measuring the real interpreter. --board, --baud, --cuts, --no-native-crypto,
+--firmware-version and --quiet-banner are the emulated board's own.
 
 Examples:
   sealmq emulate --name node-01 --console tcp://127.0.0.1:2323
-  sealmq emulate --name node-01 --console tcp://127.0.0.1:0 --pty /tmp/ttyEMU0 --baud 115200`)
+  sealmq emulate --name node-01 --console tcp://127.0.0.1:0 --pty /tmp/ttyEMU0 --baud 115200
+  sealmq emulate --target espruino --name node-02 --pty /tmp/ttyESP0`)
     .action(async (o) => {
+      if (o.target === 'espruino') {
+        const own = EMULATED_ONLY.filter((k) => k === 'nativeCrypto' ? o.nativeCrypto === false : o[k] !== undefined);
+        if (own.length) {
+          const flag = (k: string) => k === 'nativeCrypto' ? '--no-native-crypto' : '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+          throw usageError(`${own.map(flag).join(', ')}: only with --target emulated (Espruino's own interpreter decides these itself)`);
+        }
+      }
       if (o.cuts !== undefined) return campaign(o);
       if (o.name === undefined) throw usageError('--name is required (or --cuts N for a power-cut campaign)');
       if (!isDeviceId(o.name)) throw inputError(`--name: ${JSON.stringify(o.name)} is not a device id`, 'names match [a-z0-9][a-z0-9-]{0,31}');
       const { host, port } = parseConsoleUrl(o.console);
+      if (o.target === 'espruino') return serveEspruino({ name: o.name, host, port, pty: o.pty, flash: o.flash });
       let root = process.cwd();
       try {
         root = repoRoot();

@@ -8,35 +8,43 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { deviceError, inputError } from '../errors.js';
 import { ConsoleServer } from '../emulator/console-server.js';
+import { hasConsolePatches } from './bin.js';
 
-export function espruinoBin(env: NodeJS.ProcessEnv = process.env): string | null {
-  const b = env.ESPRUINO_BIN;
-  return b && b.length ? b : null;
-}
+export { espruinoBin, ESPRUINO_SKIP } from './bin.js';
 
 /**
- * One Espruino Linux process. Its quirks that no board has:
+ * One Espruino Linux process. A build from the recipe (scripts/espruino/build.sh linux) behaves like a
+ * board on its console: its patches feed console bytes to the interpreter from its own thread, with the
+ * pipe as flow control (0001), and Ctrl-C never exits it (0002). Its quirks that no board has, left:
+ * - a Ctrl-D (0x04) read from stdin exits it at once (targets/linux/jshardware.c), even inside a packet,
+ *   and so does the end of stdin. So binary data holding 0x04 cannot go to this build by packets; the
+ *   firmware bundle is text, and REPL writes escape every control byte;
+ * - it never sends XON/XOFF: its console is EV_USBSERIAL, whose flow control jshInitDevices leaves off,
+ *   and its output goes straight to stdout rather than through the queue that would carry XOFF.
+ * An unpatched build (ESPRUINO_BIN pointing at one built by hand) has two more, worked around here:
  * - a second Ctrl-C at an empty prompt within 5 s exits the program (src/jsinteractive.c), and every host
- *   tool opens with one Ctrl-C. A Ctrl-C arriving within 5 s of the previous one is therefore dropped here,
- *   so two tools in a row do not kill the "board". Inside a packet (DLE SOH …, packet.ts) 0x03 is data, but
- *   this build still counts it once the packet ends (the !EMBEDDED branch of jsiLoop), so it is dropped
- *   there too: the read-back hash then reports the damaged file instead of the board exiting;
- * - a Ctrl-D (0x04) read from stdin exits it at once (targets/linux/jshardware.c), even inside a packet.
- *   So binary data holding 0x03 or 0x04 cannot go to this build by packets; the firmware bundle is text,
- *   and REPL writes escape every control byte;
- * - it never sends XON/XOFF: its console is EV_USBSERIAL, whose flow control jshInitDevices leaves off, its
- *   output goes straight to stdout rather than through the queue that would carry XOFF, and its input
- *   thread simply stops reading stdin at half full. Hence the pacing below.
+ *   tool opens with one Ctrl-C. A Ctrl-C arriving within 5 s of the previous one is therefore dropped, so
+ *   two tools in a row do not kill the "board" (nor can a second Ctrl-C break off a busy loop stopped in
+ *   its debugger, as it does on a board: it would exit). Inside a packet (DLE SOH …,
+ *   packet.ts) 0x03 is data, but this build still counts it once the packet ends, so it is dropped there
+ *   too: the read-back hash then reports the damaged file instead of the board exiting;
+ * - its stdin thread races the interpreter on the IO queue (docs/FIELD.md): its input is paced (pump()).
  */
+const SETPRIV = '/usr/bin/setpriv';
+
 export class EspruinoProcess extends EventEmitter {
   private child: ChildProcess | undefined;
   private lastCtrlC = 0;
   private queue: Buffer[] = [];
   private pumping = false;
 
-  constructor(readonly bin: string, readonly dir: string) {
+  /** An unpatched build: its input is paced and repeated Ctrl-Cs are filtered (see above). */
+  readonly unpatched: boolean;
+
+  constructor(readonly bin: string, readonly dir: string, opts: { unpatched?: boolean } = {}) {
     super();
     if (!existsSync(bin)) throw inputError(`ESPRUINO_BIN: no such file: ${bin}`);
+    this.unpatched = opts.unpatched ?? !hasConsolePatches(bin);
   }
 
   /** Console bytes written but not yet fed to Espruino (the pacing below holds them). */
@@ -45,7 +53,10 @@ export class EspruinoProcess extends EventEmitter {
   }
 
   start(): void {
-    const child = spawn(this.bin, [], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Through setpriv --pdeathsig (util-linux) where there is one: if this process dies, even by SIGKILL,
+    // the kernel kills Espruino too, so no orphaned "board" holds on to its flash file.
+    const [cmd, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', this.bin]] : [this.bin, []];
+    const child = spawn(cmd, args, { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (b: Buffer) => this.emit('output', b));
     child.stderr!.on('data', (b: Buffer) => this.emit('stderr', b));
@@ -56,6 +67,10 @@ export class EspruinoProcess extends EventEmitter {
 
   write(b: Buffer): void {
     if (!this.child || this.child.exitCode !== null) return;
+    if (!this.unpatched) {
+      this.child.stdin!.write(b);
+      return;
+    }
     let data = b;
     if (b.includes(3)) {
       const now = Date.now();
@@ -74,11 +89,11 @@ export class EspruinoProcess extends EventEmitter {
   }
 
   /**
-   * Console input paced slower than a UART at 115200 baud (16 bytes every 4 ms). Espruino's Linux build
-   * reads stdin on a thread of its own into the ring buffer the interpreter drains; when input arrives
-   * faster than the interpreter drains it (e.g. while it writes espruino.flash), the buffer is corrupted
-   * and it stops at an assertion (src/jsdevices.c, "len <= 64"). A board's UART has flow control for this;
-   * this pipe has none, so the pace is kept well below what the interpreter handles.
+   * An unpatched build's console input, paced slower than a UART at 115200 baud (16 bytes every 4 ms).
+   * Its stdin thread writes the IO event queue while the interpreter pops it; when input arrives faster
+   * than the interpreter drains it (e.g. while it writes espruino.flash), the queue is corrupted and it
+   * stops at an assertion (src/jsdevices.c, "len <= 64"). Pacing makes that rarer, never impossible
+   * (docs/FIELD.md); the recipe's patch 0001 removes the race itself.
    */
   private pump(): void {
     if (this.pumping) return;
@@ -114,14 +129,14 @@ export interface EspruinoBoard {
 }
 
 /** Starts Espruino in `dir` with a console on tcp://127.0.0.1:PORT (and a PTY at ptyPath if given). */
-export async function startEspruinoBoard(bin: string, dir: string, ptyPath?: string): Promise<EspruinoBoard> {
-  const p = new EspruinoProcess(bin, dir);
+export async function startEspruinoBoard(bin: string, dir: string, ptyPath?: string, opts: { unpatched?: boolean; port?: number; host?: string } = {}): Promise<EspruinoBoard> {
+  const p = new EspruinoProcess(bin, dir, { unpatched: opts.unpatched });
   const server = new ConsoleServer(p, { ptyPath });
   // Espruino gone (an exit, or one of its own assertions): the cable goes dead at once, as on a board that
   // lost power, so the host tool says the board went away instead of waiting for answers that never come.
   p.once('exit', () => void server.close());
   p.start();
-  const url = await server.listen(0, '127.0.0.1');
+  const url = await server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
   return {
     console: url, pty: ptyPath, process: p,
     async stop() { await server.close(); await p.stop(); },

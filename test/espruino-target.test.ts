@@ -1,0 +1,125 @@
+// Espruino's own Linux interpreter as a user meets it (issue 11): `sealmq emulate --target espruino --pty`
+// brings it up behind a pseudo-terminal, and the CLI drives it through the same serialport path as a USB
+// cable: flash, provision, doctor --device (bench crypto the same way: test/bench-crypto.test.ts); its
+// Storage survives a restart. Then reliability
+// on the recipe's patched build: 30 consecutive 16 KB flashes and 30 doctor --device runs with no failure
+// and no retry, and a busy loop broken off by Ctrl-C. Without a build: skipped, reason in the title.
+import test from 'ava';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { espruinoBin, ESPRUINO_SKIP, hasConsolePatches } from '../host/espruino/bin.js';
+import { linkFor } from '../host/link/open-link.js';
+import { openRegistry } from '../host/registry/registry.js';
+import { loginAs, sealmq, tmpHome } from './cli-helpers.js';
+import { startEmulator, type EmulatorProcess } from './emulator-helpers.js';
+
+const BIN = espruinoBin();
+const maybe = BIN ? test.serial : test.skip;
+const why = BIN ? '' : ` — ${ESPRUINO_SKIP}`;
+const PASS = 'espruino target passphrase';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function setup(prefix: string) {
+  const home = tmpHome(prefix);
+  const env = { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: PASS };
+  const reg = openRegistry({ home });
+  await reg.unlock(PASS);
+  reg.close();
+  await loginAs(home, PASS); // flash and provision need an operator session (docs/OPERATORS.md)
+  return { home, env, pty: join(home, 'ttyESP'), flash: join(home, 'board.espruino.flash') };
+}
+
+async function board(name: string, pty: string, flash: string): Promise<EmulatorProcess> {
+  return startEmulator(['--target', 'espruino', '--name', name, '--pty', pty, '--flash', flash]);
+}
+
+async function stop(e: EmulatorProcess): Promise<void> {
+  if (e.child.exitCode === null && e.child.signalCode === null) e.child.kill('SIGTERM');
+  await e.exited;
+}
+
+maybe(`sealmq emulate --target espruino --pty: flash, provision, doctor --device as a user types them; Storage survives a restart${why}`, async (t) => {
+  t.timeout(300_000);
+  const { env, pty, flash } = await setup('sealmq-esp-target-');
+  let emu = await board('esp-user', pty, flash);
+  t.teardown(() => stop(emu));
+
+  const f = await sealmq(['flash', '--port', pty, '--board', 'linux', '--json'], env);
+  t.is(f.code, 0, f.stderr);
+  t.is(JSON.parse(f.stdout).hashMethod, 'board-crypto');
+  const p = await sealmq(['provision', '--port', pty, '--device', 'esp-user', '--broker', 'mqtt://127.0.0.1:1', '--json'], env);
+  t.is(p.code, 0, p.stderr);
+  const d = await sealmq(['doctor', '--port', pty, '--device', 'esp-user', '--json'], env);
+  t.is(d.code, 0, d.stderr);
+  const posture = JSON.parse(d.stdout);
+  t.log(`doctor: ${d.stdout.trim().slice(0, 300)}`);
+  t.is(posture.device, 'esp-user');
+  // A restart of the board: the same --flash file, the same Storage.
+  await stop(emu);
+  t.true(statSync(flash).size > 0);
+  emu = await board('esp-user', pty, flash);
+  const again = await sealmq(['doctor', '--port', pty, '--device', 'esp-user', '--json'], env);
+  t.is(again.code, 0, again.stderr);
+  t.is(JSON.parse(again.stdout).device, 'esp-user', 'provisioned before the restart, still provisioned after');
+});
+
+maybe(`Espruino Linux build (recipe's console patch): 30 consecutive 16 KB flashes and 30 doctor --device runs over a PTY, 0 failures${why}`, async (t) => {
+  t.timeout(900_000);
+  t.true(hasConsolePatches(BIN!), `${BIN} is the recipe's build (scripts/espruino/build.sh linux), not an unpatched one`);
+  const { env, pty, flash } = await setup('sealmq-esp-rel-');
+  const emu = await board('esp-rel', pty, flash);
+  t.teardown(() => stop(emu));
+  const failures: string[] = [];
+  let bytes = 0;
+  const t0 = Date.now();
+  for (let i = 0; i < 30; i++) {
+    const r = await sealmq(['flash', '--port', pty, '--board', 'linux', '--json'], env);
+    if (r.code !== 0) failures.push(`flash ${i + 1}: exit ${r.code}: ${r.stderr.trim().slice(-300)}`);
+    else bytes = JSON.parse(r.stdout).bytes ?? bytes;
+  }
+  const flashS = (Date.now() - t0) / 1000;
+  const p = await sealmq(['provision', '--port', pty, '--device', 'esp-rel', '--broker', 'mqtt://127.0.0.1:1', '--json'], env);
+  t.is(p.code, 0, p.stderr);
+  const t1 = Date.now();
+  for (let i = 0; i < 30; i++) {
+    const r = await sealmq(['doctor', '--port', pty, '--device', 'esp-rel', '--json'], env);
+    if (r.code !== 0 || JSON.parse(r.stdout).device !== 'esp-rel') failures.push(`doctor ${i + 1}: exit ${r.code}: ${r.stderr.trim().slice(-300)}`);
+  }
+  t.log(`30 flashes of ${bytes} bytes in ${flashS.toFixed(1)} s, 30 doctor --device in ${((Date.now() - t1) / 1000).toFixed(1)} s (figures, not asserted)`);
+  t.true(bytes >= 15 * 1024, `the firmware bundle is about 16 KB (${bytes} bytes)`);
+  t.deepEqual(failures, []);
+});
+
+maybe(`Espruino Linux build over a PTY: Ctrl-C breaks off a busy while(1){} and the REPL answers again${why}`, async (t) => {
+  t.timeout(120_000);
+  const { pty, flash } = await setup('sealmq-esp-ctrlc-');
+  const emu = await board('esp-ctrlc', pty, flash);
+  t.teardown(() => stop(emu));
+  const link = linkFor(pty);
+  await link.open();
+  let said = '';
+  link.onData((d) => (said += Buffer.from(d).toString('latin1')));
+  const until = async (re: RegExp, ms: number) => {
+    const end = Date.now() + ms;
+    while (!re.test(said) && Date.now() < end) await sleep(20);
+    return re.test(said);
+  };
+  await link.write('\x03');
+  await link.write('1+1\n');
+  t.true(await until(/=2/, 5000), said);
+  said = '';
+  await link.write('while(1){}\n');
+  await sleep(1000);
+  t.false(/>\s*$/.test(said), 'busy: no prompt');
+  await link.write('\x03');
+  // With the debugger built in (as on boards that have it), Espruino stops in it: "debug>"; a second
+  // Ctrl-C there breaks execution off (which, unpatched, would also have ended the process: patch 0002).
+  t.true(await until(/debug>/, 5000), said);
+  await link.write('\x03');
+  t.true(await until(/Execution Interrupted/, 5000), said);
+  said = '';
+  await link.write('2+3\n');
+  t.true(await until(/=5/, 5000), said);
+  await link.close();
+  t.is(emu.child.exitCode, null, 'the board is still up');
+});
