@@ -123,3 +123,17 @@ maybe(`Espruino Linux build over a PTY: Ctrl-C breaks off a busy while(1){} and 
   await link.close();
   t.is(emu.child.exitCode, null, 'the board is still up');
 });
+
+maybe(`sealmq demo --target espruino: the whole sealed pipeline on Espruino's own interpreter, every frame verified, a command round trip${why}`, async (t) => {
+  t.timeout(180_000);
+  const r = await sealmq(['demo', '--target', 'espruino', '--boards', '2', '--seconds', '8', '--json'], {}, 170_000);
+  t.is(r.code, 0, r.stderr.slice(-2000));
+  const s = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  t.log(`demo on the Linux build: ${JSON.stringify(s)}`);
+  t.is(s.boards, 2);
+  t.true(s.sealed > 0);
+  t.is(s.verified, s.sealed);
+  t.is(s.rejected, 0);
+  t.true(s.commandRoundTrip);
+  t.regex(r.stderr, /Espruino's own Linux interpreter/);
+});

@@ -11,6 +11,7 @@ import type * as vl from 'vega-lite';
 import { renderSvg, toCsv } from './output.js';
 import { Worker } from 'node:worker_threads';
 import type { PipelineBrokerKind, PipelineOptions, ClockSync } from '../pipeline/pipeline.js';
+import type { BoardTarget } from '../emulator/process.js';
 import { SealmqError } from '../errors.js';
 import type { WorkerCommand, WorkerReply } from './latency-worker.js';
 import { PLAIN_LABEL } from '../verifier/plain.js';
@@ -27,6 +28,8 @@ export interface LatencyBenchOptions {
   /** The sealed verifier's replay store: 'registry' (durable, the product) or 'memory' (to separate storage from protocol). */
   verifierStore?: 'registry' | 'memory';
   onProgress?: (label: string, done: number, total: number) => void;
+  /** What runs the boards (default 'emulated'; 'espruino': Espruino's Linux interpreter, which keeps the host clock too). */
+  target?: BoardTarget;
 }
 
 export interface Percentiles {
@@ -187,7 +190,7 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
   const progress = (label: string, done: number) => o.onProgress?.(label, done, steps);
   const samples: LatencySample[] = [];
   const rejected = { plain: 0, sealed: 0 };
-  const common = { boards: o.boards, interval, broker: o.broker, stampScale: 1e6 };
+  const common = { boards: o.boards, interval, broker: o.broker, stampScale: 1e6, target: o.target };
   let plain: PipelineWorker | undefined;
   let sealed: PipelineWorker | undefined;
   let clocks: ClockSync[] = [];
@@ -227,7 +230,7 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
   const diffNoDurable = p.withoutDurable.p50Ms === null || s.withoutDurable.p50Ms === null ? null : s.withoutDurable.p50Ms - p.withoutDurable.p50Ms;
   const report: LatencyReport = {
     bench: 'latency',
-    target: `emulated boards (host/emulator, one process each) on loopback, ${o.broker} broker`,
+    target: `${o.target === 'espruino' ? 'Espruino Linux build 2v29 boards (the recipe\'s build' : 'emulated boards (host/emulator'}, one process each) on loopback, ${o.broker} broker`,
     broker: o.broker, verifierStore: o.verifierStore ?? 'registry', boards: o.boards, seconds: o.seconds, intervalS: interval, warmupS: warmup,
     plain: p, sealed: s,
     overhead: { ...overheadOf(p, s), withoutDurable: overheadOf(p.withoutDurable, s.withoutDurable) },

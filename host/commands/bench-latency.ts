@@ -1,7 +1,8 @@
 // `sealmq bench latency`: the sealed pipeline and the research plain pipeline side by side on emulated
 // boards (host/bench/latency.ts), percentiles per pipeline and the overhead of sealing; JSON, CSV and an
 // SVG under --out for `sealmq report`. Joins the `bench` group.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { BOARD_TARGETS, type BoardTarget } from '../emulator/process.js';
 import { resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { runLatencyBench, writeLatencyOutputs, LatencyReport, Percentiles } from '../bench/latency.js';
@@ -45,8 +46,9 @@ function render(r: LatencyReport, files: string[]): string {
 
 export function registerBenchLatency(bench: Command): void {
   bench.command('latency')
-    .description(`end-to-end latency, board reading → verifier output, of the sealed pipeline and the research plain pipeline (${PLAIN_LABEL}) in one run on emulated boards: p50/p95/p99/max and the overhead of sealing`)
-    .option('--boards <n>', 'emulated boards per pipeline', intOption('boards', 1, 16), 3)
+    .description(`end-to-end latency, board reading → verifier output, of the sealed pipeline and the research plain pipeline (${PLAIN_LABEL}) in one run on emulated boards or Espruino's Linux interpreter: p50/p95/p99/max and the overhead of sealing`)
+    .option('--boards <n>', 'boards per pipeline', intOption('boards', 1, 16), 3)
+    .addOption(new Option('--target <target>', 'what runs the boards: emulated, or espruino (Espruino\'s own Linux interpreter; its clock is the host\'s too)').choices([...BOARD_TARGETS]).default('emulated'))
     .option('--seconds <s>', 'measured seconds (after a warm-up)', num('seconds', 1, 3600), 20)
     .option('--broker <kind>', 'embedded, or mosquitto (the OS package: the sealed pipeline on the emitted deny-by-default config with the TOTP plugin, the plain one anonymous)', 'embedded')
     .option('--interval <s>', 'seconds between readings on each board', num('interval', 0.05, 60), 0.1)
@@ -55,13 +57,13 @@ export function registerBenchLatency(bench: Command): void {
     .option('--out <dir>', 'directory for latency.json, latency.csv (one row per reading) and latency.svg', 'bench-out')
     .option('--json', 'one JSON object on stdout instead of a table')
     .addHelpText('after', '\nBoth pipelines run at the same time, so the machine\'s load falls on both alike. The plain pipeline is\nstarted for this comparison only (RESEARCH PLAIN / NOT SECURE). Method and figures: docs/BENCHMARKS.md.\nExit code: 0 when both pipelines delivered readings; 1 otherwise.')
-    .action(async (o: { boards: number; seconds: number; broker: string; interval: number; warmup: number; verifierStore: string; out: string; json?: boolean }) => {
+    .action(async (o: { boards: number; seconds: number; broker: string; interval: number; warmup: number; verifierStore: string; out: string; json?: boolean; target: BoardTarget }) => {
       if (o.broker !== 'embedded' && o.broker !== 'mosquitto') throw usageError(`--broker: embedded or mosquitto, got ${JSON.stringify(o.broker)}`);
       if (o.verifierStore !== 'registry' && o.verifierStore !== 'memory') throw usageError(`--verifier-store: registry or memory, got ${JSON.stringify(o.verifierStore)}`);
       const bar = progress(!o.json, 'bench latency');
       let res;
       try {
-        res = await runLatencyBench({ boards: o.boards, seconds: o.seconds, broker: o.broker, interval: o.interval, warmupSeconds: o.warmup, verifierStore: o.verifierStore as 'registry' | 'memory', onProgress: (l, d, t) => bar.update(l, d, t) });
+        res = await runLatencyBench({ boards: o.boards, seconds: o.seconds, broker: o.broker, interval: o.interval, warmupSeconds: o.warmup, verifierStore: o.verifierStore as 'registry' | 'memory', target: o.target, onProgress: (l, d, t) => bar.update(l, d, t) });
       } finally {
         bar.stop();
       }

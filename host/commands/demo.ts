@@ -1,5 +1,6 @@
 // `sealmq demo` (and `npm start`): the whole pipeline on emulated boards, on this machine, in one command.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { BOARD_TARGETS } from '../emulator/process.js';
 import { EXIT, usageError } from '../errors.js';
 import { runDemo, DemoEvent } from '../demo/demo.js';
 import type { PipelineDashboard } from '../dashboard/demo.js';
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .option('--seconds <s>', 'how long the boards report', positive('seconds', 3600), 20)
     .option('--interval <s>', 'seconds between readings on each board', positive('interval', 3600), 1)
     .option('--board <name>', 'board profile of the emulated boards', 'emulated')
+    .addOption(new Option('--target <target>', 'what runs the boards: emulated (ours), or espruino (Espruino\'s own Linux interpreter, built by `npm run espruino -- linux`)').choices([...BOARD_TARGETS]).default('emulated'))
     .option('--keep', 'keep the throw-away SEALMQ_HOME (registry, flash files) and print where it is')
     .option('--pipeline <mode>', `sealed, or plain: the RESEARCH PLAIN pipeline (${PLAIN_LABEL}: no sealing, anonymous broker; needs --research-insecure)`, 'sealed')
     .option('--research-insecure', 'allow the research plain pipeline (for comparisons on a test bench only)')
@@ -60,9 +62,10 @@ export function register(program: Command): void {
       const plain = o.pipeline === 'plain';
       if (plain) requireResearchInsecure(!!o.researchInsecure, 'sealmq demo --pipeline plain');
       if (plain && o.dashboard) throw usageError('--dashboard shows the sealed pipeline only');
+      if (o.target !== 'emulated' && o.board !== 'emulated') throw usageError(`--board: a profile of the emulated boards; --target ${o.target} runs its own firmware`);
       if (plain) out(`*** ${PLAIN_LABEL}: readings and commands in clear, anonymous broker, nothing is verified ***\n`);
       const s = await runDemo({
-        boards: Math.floor(o.boards), seconds: o.seconds, interval: o.interval, board: o.board, keep: !!o.keep,
+        boards: Math.floor(o.boards), seconds: o.seconds, interval: o.interval, board: o.board, target: o.target, keep: !!o.keep,
         plain, researchInsecure: !!o.researchInsecure,
         onEvent: (e) => out(show(e)),
         ...(o.dashboard ? { dashboard: dashboardOption(o.dashboard, o.reports, out) } : {}),

@@ -12,8 +12,8 @@ import { isDeviceId } from '../../core/ids.js';
 import { inputError, usageError } from '../errors.js';
 import { runPowerCutCampaign } from '../emulator/power-cuts.js';
 import { serveEspruino } from '../espruino/serve.js';
+import { BOARD_TARGETS } from '../emulator/process.js';
 
-const TARGETS = ['emulated', 'espruino'] as const;
 /** Options only our emulated board has (the others run real firmware that decides these itself). */
 const EMULATED_ONLY = ['cuts', 'board', 'baud', 'nativeCrypto', 'firmwareVersion', 'quietBanner'] as const;
 
@@ -60,7 +60,7 @@ export function register(program: Command): void {
   program
     .command('emulate')
     .description('run a board behind a console: our emulated Espruino board (the firmware bundle in a sandbox with Espruino\'s globals), or Espruino\'s own Linux interpreter; Storage in a file, a REPL on a TCP console')
-    .addOption(new Option('--target <target>', 'what runs the board: emulated (ours, in this process) or espruino (Espruino\'s Linux build: ESPRUINO_BIN, or the recipe\'s cached build)').choices([...TARGETS]).default('emulated'))
+    .addOption(new Option('--target <target>', 'what runs the board: emulated (ours, in this process) or espruino (Espruino\'s Linux build: ESPRUINO_BIN, or the recipe\'s cached build)').choices([...BOARD_TARGETS]).default('emulated'))
     .option('--name <id>', 'board name (also names the default flash file: <id>.flash, or <id>.espruino.flash for --target espruino); required unless --cuts')
     .option('--cuts <n>', 'instead of serving a console: run a power-cut campaign of n random cuts on the firmware and report counter reuse', positiveInt('cuts'))
     .option('--seed <n>', 'with --cuts: PRNG seed, to replay a campaign exactly', positiveInt('seed'))

@@ -2,6 +2,7 @@
 // its console), each flashed and provisioned exactly as a real board would be, a verifier proving every
 // frame, and a command round trip. Everything lives in a throw-away SEALMQ_HOME with a random passphrase.
 // The setup is host/pipeline (the sealed pipeline); with plain: true it is the RESEARCH PLAIN pipeline.
+import type { BoardTarget } from '../emulator/process.js';
 import type { VerifyResult } from '../verifier/verifier.js';
 import type { PlainResult } from '../verifier/plain.js';
 import { PLAIN_LABEL } from '../verifier/plain.js';
@@ -14,6 +15,8 @@ export interface DemoOptions {
   /** Seconds between readings on each board. */
   interval: number;
   board?: string;
+  /** What runs the boards (default 'emulated'). */
+  target?: BoardTarget;
   keep?: boolean;
   /** The research plain pipeline instead (needs researchInsecure: true). */
   plain?: boolean;
@@ -57,7 +60,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   try {
     pipe = await startPipeline({
       mode: o.plain ? 'plain' : 'sealed', researchInsecure: o.researchInsecure, boards: o.boards, interval: o.interval,
-      board: o.board ?? 'emulated', keep: o.keep,
+      board: o.board ?? 'emulated', target: o.target, keep: o.keep,
       onEvent: (e) => {
         if (e.type === 'frame') {
           const r = e.result;

@@ -6,9 +6,17 @@ import { deviceError } from '../errors.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sealmq.js', import.meta.url));
 
+/** What runs a board behind `sealmq emulate`: our emulated board, or Espruino's own Linux interpreter. */
+export type BoardTarget = 'emulated' | 'espruino';
+export const BOARD_TARGETS: readonly BoardTarget[] = ['emulated', 'espruino'];
+/** The firmware's board profile for a target's boards (the espruino target runs the Linux build). */
+export const targetBoard = (t: BoardTarget, board = 'emulated') => (t === 'espruino' ? 'linux' : board);
+
 export interface EmulatorProcessOptions {
   name: string;
   flashFile: string;
+  /** Default 'emulated'. The espruino target takes no board, baud, crypto or version options. */
+  target?: BoardTarget;
   board?: string;
   pty?: string;
   baud?: number;
@@ -34,7 +42,8 @@ export interface EmulatorProcess {
 
 export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProcess> {
   const args = [BIN, 'emulate', '--name', o.name, '--console', 'tcp://127.0.0.1:0', '--flash', o.flashFile];
-  if (o.board) args.push('--board', o.board);
+  if (o.target && o.target !== 'emulated') args.push('--target', o.target);
+  else if (o.board) args.push('--board', o.board);
   if (o.pty) args.push('--pty', o.pty);
   if (o.baud) args.push('--baud', String(o.baud));
   if (o.nativeCrypto === false) args.push('--no-native-crypto');

@@ -20,7 +20,7 @@ import { startBroker, RunningBroker, BrokerEvent } from '../broker/broker.js';
 import { startInsecureBroker, RunningInsecureBroker } from '../broker/insecure.js';
 import { emitMosquitto, MosquittoPolicy, writeDevicesFile } from '../broker/mosquitto.js';
 import { buildFirmware, PLAIN_VERSION_SUFFIX } from '../build/bundle.js';
-import { spawnEmulator, EmulatorProcess } from '../emulator/process.js';
+import { spawnEmulator, EmulatorProcess, targetBoard, type BoardTarget } from '../emulator/process.js';
 import { usageError } from '../errors.js';
 import { connectRepl } from '../link/repl.js';
 import { openLink } from '../link/open-link.js';
@@ -55,8 +55,10 @@ export interface PipelineOptions {
   boards?: number;
   /** Seconds between readings on each board (default 1). */
   interval?: number;
-  /** Emulated board profile (default 'emulated'). */
+  /** Emulated board profile (default 'emulated'; with target espruino, always 'linux'). */
   board?: string;
+  /** What runs the boards (default 'emulated'; 'espruino': Espruino's own Linux interpreter, one process each). */
+  target?: BoardTarget;
   /** Device ids are `${names}-01`, … (default 'node'; use different ones for two pipelines side by side). */
   names?: string;
   prefix?: string;
@@ -216,7 +218,9 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     }
 
     say(mode === 'plain' ? 'building the research plain firmware (no sealing, anonymous MQTT)' : 'building the firmware bundle');
-    const built = await buildFirmware({ board: o.board ?? 'emulated', outDir: join(home, 'dist'), selftest: false, plain: mode === 'plain', stampScale: o.stampScale });
+    const target = o.target ?? 'emulated';
+    const board = targetBoard(target, o.board);
+    const built = await buildFirmware({ board, outDir: join(home, 'dist'), selftest: false, plain: mode === 'plain', stampScale: o.stampScale });
     const version = packageVersion() + (mode === 'plain' ? PLAIN_VERSION_SUFFIX : '');
     const bundle = new Uint8Array(Buffer.from(built.firmware.code, 'utf8'));
     const firmware = { version, bytes: bundle.length, file: built.firmware.file };
@@ -258,10 +262,10 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     verifier = await startVerifier();
     say(mode === 'plain' ? 'plain verifier subscribed (reads in clear, proves nothing)' : 'verifier subscribed');
 
-    say(`starting ${n} emulated boards`);
+    say(target === 'espruino' ? `starting ${n} boards on Espruino's own Linux interpreter` : `starting ${n} emulated boards`);
     for (const name of names) {
-      const flashFile = join(home, `${name}.flash`);
-      const emulator = await spawnEmulator({ name, flashFile, board: o.board ?? 'emulated' });
+      const flashFile = join(home, target === 'espruino' ? `${name}.espruino.flash` : `${name}.flash`);
+      const emulator = await spawnEmulator({ name, flashFile, target, board });
       boards.push({ name, deviceId: name, console: emulator.console, flashFile, emulator });
     }
     await Promise.all(boards.map(async (b) => {
@@ -272,9 +276,12 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         emit({ type: 'board', name: b.name, text: `set up in clear (${PLAIN_LABEL}): ${s.state}` });
       } else {
         // Throw-away demo boards keep an open console: the bench reads their clocks and stops them over it.
-        if (o.keepHostClock) await consoleRun(b.console, 'var __smqST=setTime;setTime=function(){};');
+        // (Espruino's Linux build needs none of this, nor would let setTime be replaced: its setTime does
+        // nothing there, jshSetSystemTime being empty, so its clock is the host's.)
+        const hold = o.keepHostClock && target === 'emulated';
+        if (hold) await consoleRun(b.console, 'var __smqST=setTime;setTime=function(){};');
         const p = await provisionBoard({ port: b.console, deviceId: b.deviceId, broker: brokerUrl, interval, prefix, registry: registry!, actor: 'demo', lockConsole: false });
-        if (o.keepHostClock) await consoleRun(b.console, 'setTime=__smqST;delete __smqST;');
+        if (hold) await consoleRun(b.console, 'setTime=__smqST;delete __smqST;');
         emit({ type: 'board', name: b.name, text: `provisioned: epoch ${p.epoch}, crypto ${p.crypto}, ${p.seconds.toFixed(1)} s` });
         // Mosquitto's plugin re-reads the file when it changes: the board's next login is checked against its seed.
         if (mosquittoPolicy) writeDevicesFile({ registry: registry!, dir: mosquittoDir, policy: mosquittoPolicy });
