@@ -42,14 +42,19 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
   app.get('/api/devices', async (req, reply) => {
     if (!ctx.viewer(req, reply)) return reply;
     const known = reg.listDevices();
+    const postures = reg.listPostures();
     const rows = known.map((d) => {
       const l = live.devices.get(d.id);
       const info = d.info as Record<string, unknown>;
+      const p = postures.get(d.id);
+      const r = p?.report ?? {};
       return {
         id: d.id, status: d.status, epoch: d.epoch, board: d.board, interval: d.interval,
         lastSeen: Math.max(d.lastSeenAt ?? 0, l?.lastAt ?? 0) || null,
         lastCounter: l?.lastCounter ?? null, perMinute: live.perMinute(d.id), readings: l?.readings ?? 0, rejections: l?.rejections ?? 0,
-        firmware: info.firmware ?? info.version ?? null, crypto: info.crypto ?? null, posture: info.doctor ?? null,
+        firmware: info.firmware ?? info.version ?? null, crypto: info.crypto ?? null,
+        // The last `sealmq doctor --device` of this device, if one was recorded (host/registry/posture.ts).
+        posture: p ? { at: p.at, actor: p.actor, warnings: p.warnings, consoleLocked: r.consoleLocked ?? null, firmware: r.firmware ?? null, crypto: r.crypto ?? null, clockOffsetS: r.clockOffsetS ?? null } : null,
       };
     });
     return { devices: rows, counts: live.counts };

@@ -115,11 +115,22 @@ function render(): void {
   } else dirty = true;
 }
 
+interface Posture { at: number; actor: string; warnings: string[]; consoleLocked: boolean | null; clockOffsetS: number | null }
+
+/** The last doctor's posture of a device, as one line of text (the whole warning list included). */
+function posture(p: Posture | null): string {
+  if (!p) return 'not recorded';
+  const lock = p.consoleLocked === null ? '' : p.consoleLocked ? 'console locked; ' : 'console OPEN; ';
+  const clock = p.clockOffsetS === null ? '' : `clock ${p.clockOffsetS >= 0 ? '+' : ''}${p.clockOffsetS.toFixed(1)} s; `;
+  const w = p.warnings.length ? `${p.warnings.length} warning${p.warnings.length > 1 ? 's' : ''}: ${p.warnings.join('; ')}` : 'no warnings';
+  return `doctor ${new Date(p.at).toISOString().slice(0, 19).replace('T', ' ')} UTC (${ago(p.at)}): ${lock}${clock}${w}`;
+}
+
 async function loadFleet(): Promise<void> {
   const f = await guarded(() => api('GET', '/api/devices'));
   if (!f) return;
   const rows = f.devices.map((d: any) => row([d.id, d.status, d.epoch, ago(d.lastSeen), d.lastCounter, d.perMinute, d.rejections,
-    d.firmware === null ? null : String(d.firmware), d.crypto === null ? null : String(d.crypto), d.posture === null ? 'not recorded' : JSON.stringify(d.posture)],
+    d.firmware === null ? null : String(d.firmware), d.crypto === null ? null : String(d.crypto), posture(d.posture)],
     d.status === 'revoked' ? 'revoked' : d.lastSeen && Date.now() - d.lastSeen < 30_000 ? 'alive' : 'quiet'));
   replaceRows($('fleet-table').querySelector('tbody')!, rows);
   $('fleet-summary').textContent = `${f.devices.length} devices, ${f.devices.filter((d: any) => d.lastSeen && Date.now() - d.lastSeen < 30_000).length} heard in the last 30 s`;
