@@ -231,7 +231,10 @@ function wire(): void {
     if (command === 'interval') body.seconds = Number($<HTMLInputElement>('command-seconds').value);
     const r = await guarded(() => api('POST', '/api/command', body), 'command-message');
     if (!r) return;
-    say('command-message', `sealed reply from ${r.device} to ${r.command} in ${Number(r.roundTripMs).toFixed(1)} ms${r.replyEpoch !== undefined ? ` (epoch ${r.replyEpoch}, command counter ${r.counter})` : ''}`);
+    const how = r.command === 'rotate' ? ` (key epoch ${r.reply.from} → ${r.reply.to}, confirmed by the board's reply under the new one)`
+      : r.replyEpoch !== undefined ? ` (epoch ${r.replyEpoch}, command counter ${r.counter})` : '';
+    say('command-message', `sealed reply from ${r.device} to ${r.command} in ${Number(r.roundTripMs).toFixed(1)} ms${how}`);
+    void loadFleet();
     $('command-reply').textContent = JSON.stringify(r.reply, null, 2);
   });
   form('audit-form', loadAudit);
