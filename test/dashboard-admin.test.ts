@@ -202,12 +202,12 @@ t_('commands from the page: interval and rotate, sealed replies and round trips 
   await page.selectOption('#live-device', DEV);
   await until(page, `[...document.querySelectorAll('#readings-table tbody tr')].filter((r) => r.cells[2].textContent === '1').length >= 2`, 15_000);
   writeFileSync(join(shots, 'commands.png'), await page.screenshot({ fullPage: true }));
-  // No reading refused around the rotation. The board's reply to rotate (counter 1 under epoch 1) is opened
-  // twice: by the dashboard's verifier (it came up the uplink topic) and by rotate's own (host/board/rotate.ts,
-  // which checks that the registry moved); whichever comes second refuses it as already seen and audits
-  // that. Nothing else may be refused.
+  // No reading refused around the rotation. The board's reply to rotate (counter 1 under epoch 1) reaches
+  // both the dashboard's verifier (it came up the uplink topic) and rotate's own check (host/board/rotate.ts):
+  // when the dashboard's moved the registry first, rotate does not open it again; in the other order the
+  // dashboard's refuses that one frame as already seen. Nothing else may be refused.
   const rejected = ctx.reg.auditLog({ device: DEV }).filter((e: { action: string }) => e.action === 'verify.rejected').map((e: { detail: unknown }) => e.detail);
-  t.log(`refused by the dashboard's verifier: ${JSON.stringify(rejected)}`);
+  t.log(`refused around the rotation: ${JSON.stringify(rejected)}`);
   t.true(rejected.every((d: { counter: number; epoch: number; reason: string }) => d.epoch === 1 && d.counter === 1 && /replay|stale/.test(d.reason)), JSON.stringify(rejected));
 });
 
