@@ -4,11 +4,10 @@
 // test itself, so a hostile reading and a replayed frame can be injected at the broker.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { chromium, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { utf8Encode } from '../core/bytes.js';
 import { deriveKeys, seal } from '../core/frame.js';
@@ -16,48 +15,14 @@ import { DEVICE_TOTP_DIGITS, DEVICE_TOTP_STEP, totp } from '../core/otp.js';
 import { dashboardOnPipeline } from '../host/dashboard/demo.js';
 import { startPipeline } from '../host/pipeline/pipeline.js';
 import { nodePrimitives as P, sha1 } from '../host/protocol/node-primitives.js';
+import { Box, browser, colourPixels, haveChromium, loginAs, noChromium, until } from './browser-helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-const have = existsSync(CHROMIUM);
+const have = haveChromium;
 const t_ = have ? test.serial : test.skip;
-const why = have ? '' : ` — SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
+const why = noChromium;
 const code = (seed: Uint8Array) => totp(sha1, 64, seed, Date.now() / 1000, 30, 6);
 const PW = { alice: 'correct horse battery A1', victor: 'correct horse battery V2' };
-
-async function browser(dir: string) {
-  return chromium.launchPersistentContext(join(dir, 'profile-' + randomBytes(3).toString('hex')), {
-    executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 1000 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
-
-/** Polls an expression in the page (waitForFunction evaluates by eval(), which the page's CSP forbids, as it should). */
-async function until(page: Page, expr: string, timeoutMs = 10000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await page.evaluate(expr))) {
-    if (Date.now() > end) throw new Error('timed out waiting for: ' + expr);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function loginAs(page: Page, name: string, password: string, c: string) {
-  await page.fill('#login-name', name);
-  await page.fill('#login-password', password);
-  await page.fill('#login-code', c);
-  await page.click('#login-submit');
-}
-
-/** Pixels of the chart's line colour (#2a7ab0, within a tolerance) inside a box of the screenshot. */
-function strokePixels(png: PNG, box: { x: number; y: number; width: number; height: number }): number {
-  let n = 0;
-  for (let y = Math.max(0, Math.floor(box.y)); y < Math.min(png.height, box.y + box.height); y++) {
-    for (let x = Math.max(0, Math.floor(box.x)); x < Math.min(png.width, box.x + box.width); x++) {
-      const i = (y * png.width + x) * 4;
-      if (Math.abs(png.data[i] - 0x2a) < 40 && Math.abs(png.data[i + 1] - 0x7a) < 40 && Math.abs(png.data[i + 2] - 0xb0) < 40) n++;
-    }
-  }
-  return n;
-}
+const strokePixels = (png: PNG, box: Box) => colourPixels(png, box, [0x2a, 0x7a, 0xb0]);
 
 const dir = mkdtempSync(join(tmpdir(), 'sealmq-dashboard-test-'));
 const ctx: Record<string, any> = {};

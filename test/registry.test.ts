@@ -12,6 +12,7 @@ import { nodePrimitives as P } from '../host/protocol/node-primitives.js';
 import { SealmqError } from '../host/errors.js';
 import { openRegistry, Registry } from '../host/registry/registry.js';
 import { DB_FILE } from '../host/registry/home.js';
+import { DoctorReport, recordDoctor } from '../host/board/doctor.js';
 
 const PASS = 'correct horse battery staple';
 let clockNow = Date.UTC(2026, 0, 1);
@@ -274,4 +275,30 @@ test('a registry from a newer sealmq is refused', (t) => {
   side.pragma('user_version = 99');
   side.close();
   t.throws(() => openRegistry({ home }), { message: /schema version 99/ });
+});
+
+test('device posture (doctor --device): one row per device, the last run wins, audited; no secret, no unknown device, no other board', async (t) => {
+  const home = freshHome();
+  const reg = await unlocked(home);
+  t.teardown(() => reg.close());
+  reg.recordProvisioned({ id: 'node-01', ...secretsOf(), actor: 'test' });
+  t.is(reg.getPosture('node-01'), null);
+  const report = { port: 'tcp://x', device: 'node-01', firmware: '0.1.0', consoleLocked: true, clockOffsetS: 0.01, warnings: ['one'] } as unknown as DoctorReport;
+  const first = recordDoctor(reg, 'node-01', report, 'operator:ann');
+  t.like(first.recorded, { device: 'node-01', actor: 'operator:ann', warnings: ['one'] });
+  clockNow += 1000;
+  recordDoctor(reg, 'node-01', { ...report, warnings: [] }, 'cli:doctor');
+  const p = reg.getPosture('node-01')!;
+  t.like(p, { at: clockNow, actor: 'cli:doctor', warnings: [] });
+  t.is(p.report.firmware, '0.1.0');
+  t.deepEqual([...reg.listPostures().keys()], ['node-01']);
+  t.deepEqual(reg.auditLog({ action: 'device.doctor' }).map((e) => [e.actor, e.detail.warnings]), [['operator:ann', 1], ['cli:doctor', 0]]);
+  // A report read from another board (a wrong --port) is not filed under this id.
+  const other = recordDoctor(reg, 'node-01', { ...report, device: 'node-02' }, 'cli:doctor');
+  t.is(other.recorded, null);
+  t.regex(other.why!, /says it is node-02/);
+  t.is(reg.getPosture('node-01')!.at, clockNow);
+  t.true(isSealmq('input', /no device node-09/)(t.throws(() => reg.recordPosture('node-09', { warnings: [] }, 'test'))));
+  t.throws(() => reg.recordPosture('node-01', { rootSecret: 'x' }, 'test'), { message: /looks like a secret/ });
+  t.true(isSealmq('input', /over 16384/)(t.throws(() => reg.recordPosture('node-01', { note: 'x'.repeat(17000) }, 'test'))));
 });

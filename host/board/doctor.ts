@@ -3,12 +3,13 @@
 // Storage, the counter block and key epoch from SEALMQ.status(), and the extra consoles (Telnet, Bluetooth).
 // A locked console (docs/FIELD.md) says nothing but "password>": with the device's password(s) from the
 // registry (--device) doctor unlocks it, reads the rest and locks it again; without them it reports the
-// lock and nothing else.
+// lock and nothing else. With --device the report is also kept as the device's posture (recordDoctor).
 import { deviceError, SealmqError } from '../errors.js';
 import { connectRepl, Repl } from '../link/repl.js';
 import { linkFor, LinkOptions } from '../link/open-link.js';
 import { consoleState, unlockConsole } from '../link/console-lock.js';
 import { HARDEN_FILE } from './provision.js';
+import type { PostureRecord, Registry } from '../registry/registry.js';
 import { firmwareVersion, smqCall } from './smq.js';
 
 export interface DoctorReport {
@@ -112,4 +113,14 @@ export async function doctorBoard(o: { port: string; link?: LinkOptions; now?: (
     repl?.detach();
     await link.close().catch(() => {});
   }
+}
+
+/**
+ * Keeps a doctor report as the device's posture in the registry (the fleet view shows the last one, with
+ * its time). Only when the board said it is that device: a report read from another board (a wrong --port)
+ * is not filed under this id. Returns the record, or null with the reason.
+ */
+export function recordDoctor(reg: Registry, deviceId: string, r: DoctorReport, actor: string): { recorded: PostureRecord | null; why?: string } {
+  if (r.device !== deviceId) return { recorded: null, why: `the board says it is ${r.device ?? 'no provisioned device'}, not ${deviceId}` };
+  return { recorded: reg.recordPosture(deviceId, { ...r } as unknown as Record<string, unknown>, actor) };
 }

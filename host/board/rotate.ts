@@ -23,12 +23,16 @@ export async function rotateDevice(o: Omit<SendOptions, 'command' | 'args'> & { 
     throw deviceError(`${o.deviceId} did not move to epoch ${to}: it replied ${JSON.stringify(r.reply)} under epoch ${r.replyEpoch}`,
       'the registry still uses the old epoch; run `sealmq devices rotate` again');
   }
-  // The reply under the new epoch, verified like any uplink: this is where the registry moves (a running
-  // `sealmq verify` may have done it first, then this one is a replay and changes nothing).
-  const { verifier, replay } = registryVerifier(o.registry, { prefix: o.prefix });
-  verifier.handle(r.replyTopic, fromHex(r.replyFrame));
-  // The exact window back (no counters held in reserve by a verifier that stops here).
-  replay.flush();
+  // The reply under the new epoch, verified like any uplink: this is where the registry moves. A running
+  // verifier (`sealmq verify`, the dashboard's) may have done it first: the registry is then at the new
+  // epoch already (only a verified frame under it moves it), and opening the reply again would only be
+  // refused and audited as a replay.
+  if (o.registry.getDevice(o.deviceId)?.epoch !== to) {
+    const { verifier, replay } = registryVerifier(o.registry, { prefix: o.prefix });
+    verifier.handle(r.replyTopic, fromHex(r.replyFrame));
+    // The exact window back (no counters held in reserve by a verifier that stops here).
+    replay.flush();
+  }
   const now = o.registry.getDevice(o.deviceId);
   if (!now || now.epoch !== to) throw deviceError(`${o.deviceId} answered under epoch ${to} but the registry did not move (it is at ${now?.epoch})`);
   return { device: o.deviceId, from, to, roundTripMs: r.roundTripMs };

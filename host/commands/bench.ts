@@ -1,5 +1,6 @@
 // `sealmq bench …`: reproducible measurements, a table for people (or --json), JSON + CSV under --out.
-// `bench verifier` lives here (host/bench/verifier.ts); `bench crypto` joins the group from bench-crypto.ts.
+// `bench verifier` lives here (host/bench/verifier.ts); `bench crypto`, `bench latency` and `bench dashboard`
+// join the group from their own files.
 import { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { grouped, intOption } from './int-option.js';
 import { table } from './passphrase.js';
 import { progress } from './progress.js';
 import { registerBenchLatency } from './bench-latency.js';
+import { registerBenchDashboard } from './bench-dashboard.js';
 
 /** Writes <dir>/<name>.json and <dir>/<name>.csv; returns their paths. */
 function writeBenchFiles(dir: string, name: string, json: unknown, csv: string): string[] {
@@ -93,4 +95,5 @@ export function register(program: Command): void {
     ?? program.command('bench').description('reproducible measurements: on-device crypto cost, the firmware footprint, the verifier');
   registerVerifier(bench);
   registerBenchLatency(bench);
+  registerBenchDashboard(bench);
 }

@@ -1,9 +1,12 @@
-// `sealmq doctor --port URL`: what a board runs and how exposed it is.
+// `sealmq doctor --port URL`: what a board runs and how exposed it is; with --device, kept in the registry
+// as that device's posture (the dashboard's fleet view shows the last one).
 import { Command } from 'commander';
-import { doctorBoard } from '../board/doctor.js';
-import { checkPortExists } from './flash.js';
+import { doctorBoard, DoctorReport, recordDoctor } from '../board/doctor.js';
+import { sessionOf } from '../operators/auth.js';
+import { readToken } from '../operators/session.js';
 import { checkDeviceId } from '../registry/registry.js';
-import { withRegistry } from './passphrase.js';
+import { checkPortExists } from './flash.js';
+import { isoTime, withRegistry } from './passphrase.js';
 
 export function register(program: Command): void {
   program.command('doctor')
@@ -11,21 +14,35 @@ export function register(program: Command): void {
     .requiredOption('--port <url>', 'console link: /dev/ttyUSB0, tcp://HOST:PORT or emulated:NAME')
     .option('--baud <n>', 'serial baud rate', (v) => Number.parseInt(v, 10), 115200)
     .option('--device <id>', 'the device on this port: unlocks its locked console with the password in the registry (needs the registry passphrase)')
+    .option('--no-record', 'with --device: do not keep the report as the device\'s posture in the registry')
     .option('--json', 'one JSON object')
     .addHelpText('after', `
 A provisioned board's console is locked (Espruino's console password). Without --device doctor reports
 only that; with --device ID it unlocks the console with that device's password from the registry, reads
-the rest and locks the console again. A wrong device (password refused) exits 5.`)
+the rest and locks the console again. A wrong device (password refused) exits 5.
+With --device the report is kept as the device's posture in the registry (one per device, the last run
+wins; audited as device.doctor, by the logged-in operator if any), unless --no-record; the dashboard's
+fleet view shows it with its time. It is filed only if the board says it is that device.`)
     .action(async (o) => {
       checkPortExists(o.port);
-      let passwords: string[] | undefined;
+      let r: DoctorReport;
+      let posture: { at: number } | null = null;
+      let notRecorded: string | undefined;
       if (o.device !== undefined) {
         checkDeviceId(o.device);
-        passwords = await withRegistry(true, (reg) => reg.consolePasswords(o.device));
+        [r, posture, notRecorded] = await withRegistry(true, async (reg) => {
+          const report = await doctorBoard({ port: o.port, link: { baud: o.baud }, device: o.device, passwords: reg.consolePasswords(o.device) });
+          if (!o.record) return [report, null, 'not asked to (--no-record)'] as const;
+          const s = sessionOf(reg, readToken());
+          const actor = s && !s.expired && s.status === 'active' ? s.actor : 'cli:doctor';
+          const k = recordDoctor(reg, o.device, report, actor);
+          return [report, k.recorded, k.why] as const;
+        });
+      } else {
+        r = await doctorBoard({ port: o.port, link: { baud: o.baud } });
       }
-      const r = await doctorBoard({ port: o.port, link: { baud: o.baud }, device: o.device, passwords });
       if (o.json) {
-        process.stdout.write(JSON.stringify(r) + '\n');
+        process.stdout.write(JSON.stringify({ ...r, ...(o.device !== undefined ? { recorded: posture ? { at: posture.at } : null } : {}) }) + '\n');
         return;
       }
       const v = (x: unknown) => (x === null || x === undefined ? '-' : String(x));
@@ -43,6 +60,7 @@ the rest and locks the console again. A wrong device (password refused) exits 5.
         `variables       ${v(r.freeVars)} free of ${v(r.totalVars)}`,
         `storage         ${v(r.storageFree)} bytes free`,
         ...r.warnings.map((w) => `warning         ${w}`),
+        ...(o.device !== undefined ? [`posture         ${posture ? `recorded in the registry for ${o.device} at ${isoTime(posture.at)}` : `not recorded: ${notRecorded}`}`] : []),
       ].join('\n') + '\n');
     });
 }

@@ -9,7 +9,9 @@ import { rotateDevice } from '../board/rotate.js';
 import { sendCommand } from '../board/send.js';
 import { inputError } from '../errors.js';
 import { sessionOf } from '../operators/auth.js';
+import type { LiveBatch } from './live.js';
 import { CSP, DashboardContext, SESSION_COOKIE } from './server.js';
+import { EventStream } from './sse.js';
 
 /** Commands the panel offers, with their arguments' shape (firmware/commands.ts). */
 export const COMMANDS = ['ping', 'status', 'interval', 'rotate'] as const;
@@ -42,21 +44,33 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
   app.get('/api/devices', async (req, reply) => {
     if (!ctx.viewer(req, reply)) return reply;
     const known = reg.listDevices();
+    const postures = reg.listPostures();
     const rows = known.map((d) => {
       const l = live.devices.get(d.id);
       const info = d.info as Record<string, unknown>;
+      const p = postures.get(d.id);
+      const r = p?.report ?? {};
       return {
         id: d.id, status: d.status, epoch: d.epoch, board: d.board, interval: d.interval,
         lastSeen: Math.max(d.lastSeenAt ?? 0, l?.lastAt ?? 0) || null,
         lastCounter: l?.lastCounter ?? null, perMinute: live.perMinute(d.id), readings: l?.readings ?? 0, rejections: l?.rejections ?? 0,
-        firmware: info.firmware ?? info.version ?? null, crypto: info.crypto ?? null, posture: info.doctor ?? null,
+        firmware: info.firmware ?? info.version ?? null, crypto: info.crypto ?? null,
+        // The last `sealmq doctor --device` of this device, if one was recorded (host/registry/posture.ts).
+        posture: p ? { at: p.at, actor: p.actor, warnings: p.warnings, consoleLocked: r.consoleLocked ?? null, firmware: r.firmware ?? null, crypto: r.crypto ?? null, clockOffsetS: r.clockOffsetS ?? null } : null,
       };
     });
     return { devices: rows, counts: live.counts };
   });
 
   // The live stream: a snapshot (each device's history window, the latest rejections), then one event per
-  // flush. The session is re-checked every second: a logout or an expiry ends the stream.
+  // flush, its JSON made once for every open page. What the server holds unsent for a page is bounded
+  // (sse.ts). The session is re-checked every second: a logout or an expiry ends the stream.
+  const batchJson = new WeakMap<LiveBatch, string>();
+  const jsonOf = (b: LiveBatch) => {
+    let j = batchJson.get(b);
+    if (j === undefined) batchJson.set(b, (j = JSON.stringify(b)));
+    return j;
+  };
   app.get('/api/events', async (req, reply) => {
     const token = req.cookies[SESSION_COOKIE] ?? null;
     if (!ctx.viewer(req, reply)) return reply;
@@ -66,15 +80,13 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
       'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
       'content-security-policy': CSP, connection: 'keep-alive',
     });
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    send('snapshot', live.snapshot());
-    const off = live.subscribe((b) => send('batch', b));
+    const stream = new EventStream(res, ctx.streams);
+    stream.send('snapshot', JSON.stringify(live.snapshot()));
+    const off = live.subscribe((b) => { if (!stream.send('batch', jsonOf(b))) done(); });
     const check = setInterval(() => {
       const s = sessionOf(reg, token);
-      if (!s || s.expired || s.status !== 'active') {
-        send('end', { reason: 'session ended' });
-        res.end();
-      }
+      if (!s || s.expired || s.status !== 'active') stream.end({ reason: 'session ended' });
+      if (stream.isClosed) done();
     }, RECHECK_MS);
     const done = () => { off(); clearInterval(check); };
     res.on('close', done);

@@ -17,6 +17,7 @@ import type { Registry } from '../registry/registry.js';
 import type { LiveHub } from './live.js';
 import { registerAuthRoutes } from './routes-auth.js';
 import { registerDataRoutes } from './routes-data.js';
+import { newStreamStats, StreamStats } from './sse.js';
 
 export const SESSION_COOKIE = 'smq_session';
 export const CSRF_COOKIE = 'smq_csrf';
@@ -45,6 +46,8 @@ export interface DashboardOptions {
   sessionTtlMs?: number;
   /** Login attempts per address per minute (default 20), on top of each account's back-off. */
   loginPerMinute?: number;
+  /** Bytes held unsent for one page before its stream is ended as too slow (default sse.ts STREAM_LIMIT_BYTES). */
+  streamLimitBytes?: number;
 }
 
 /** A one-time enrolment (sealmq demo --dashboard): its token's hash → the pending operator it shows once. */
@@ -56,6 +59,8 @@ export interface DashboardContext {
   o: DashboardOptions;
   secure: boolean;
   enrolments: Map<string, Enrolment>;
+  /** The event streams' counts, and the bound on what is held unsent for one page (sse.ts). */
+  streams: StreamStats;
   /** The session of a request, or a 401 sent (null). Read-only pages need nothing more. */
   viewer(req: FastifyRequest, reply: FastifyReply): Session | null;
   /** THE check before a privileged action (checkSession: audited): 401 without a live session, 403 for the role. */
@@ -67,6 +72,8 @@ export interface DashboardContext {
 export interface RunningDashboard {
   url: string;
   app: FastifyInstance;
+  /** The event streams' counts (open, bytes, the most held unsent for one page, ended as too slow). */
+  streams: StreamStats;
   /** Adds a one-time enrolment link for a pending operator; returns the URL to open. */
   enrolLink(name: string, otpauth: string, ttlMs?: number): string;
   close(): Promise<void>;
@@ -112,7 +119,7 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
     void reply.setCookie(name, value, { path: '/', httpOnly: true, sameSite: 'strict', secure, ...(maxAgeS !== undefined ? { maxAge: maxAgeS } : {}) });
   const from = (req: FastifyRequest) => 'dashboard:' + req.ip;
   const ctx: DashboardContext = {
-    reg, live: o.live, o, secure, enrolments: new Map(), setCookie,
+    reg, live: o.live, o, secure, enrolments: new Map(), setCookie, streams: newStreamStats(o.streamLimitBytes),
     newCsrf(reply) {
       const v = randomBytes(32).toString('base64url');
       setCookie(reply, CSRF_COOKIE, v);
@@ -181,7 +188,7 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
   const host = where.host.includes(':') ? `[${where.host}]` : where.host;
   const url = `${secure ? 'https' : 'http'}://${host}:${port}/`;
   return {
-    url, app,
+    url, app, streams: ctx.streams,
     enrolLink(name, otpauth, ttlMs = 3600_000) {
       const token = randomBytes(24).toString('base64url');
       ctx.enrolments.set(hashToken(token), { name, otpauth, shown: false, expiresAt: Date.now() + ttlMs });

@@ -4,8 +4,8 @@
 //
 // This file is the façade: one RegistryStore (store.ts: the database handle, transactions, the key) and a
 // method per call the host makes, each delegating to the module that keeps that data — devices.ts,
-// secrets.ts, receive.ts (replay windows, send counters, device TOTP steps), operators.ts, sessions.ts,
-// audit.ts, passwords.ts. The contracts are documented there.
+// secrets.ts, receive.ts (replay windows, send counters, device TOTP steps), posture.ts, operators.ts,
+// sessions.ts, audit.ts, passwords.ts. The contracts are documented there.
 import { join } from 'node:path';
 import type { ReceiveState } from '../../core/frame.js';
 import type { AuditVerifyResult } from './audit-chain.js';
@@ -15,6 +15,8 @@ import * as devices from './devices.js';
 import { DB_FILE, ensureHome, registryHome } from './home.js';
 import * as operators from './operators.js';
 import * as passwords from './passwords.js';
+import * as posture from './posture.js';
+import type { PostureRecord } from './posture.js';
 import * as receive from './receive.js';
 import * as secrets from './secrets.js';
 import * as sessions from './sessions.js';
@@ -25,6 +27,7 @@ import type {
 } from './types.js';
 
 export * from './types.js';
+export type { PostureRecord } from './posture.js';
 
 export interface RegistryOptions {
   /** Directory of the registry; default $SEALMQ_HOME or ~/.sealmq. */
@@ -97,6 +100,10 @@ export class Registry {
   revokeDevice(id: string, actor: string, reason?: string): DeviceInfo { return devices.revokeDevice(this.s, id, actor, reason); }
   requestRotation(id: string, actor: string): { from: number; to: number } { return devices.requestRotation(this.s, id, actor); }
   touchDevice(id: string, at?: number): void { return devices.touchDevice(this.s, id, at); }
+  // ── posture (posture.ts) ──
+  recordPosture(id: string, report: Record<string, unknown>, actor: string): PostureRecord { return posture.recordPosture(this.s, id, report, actor); }
+  getPosture(id: string): PostureRecord | null { return posture.getPosture(this.s, id); }
+  listPostures(): Map<string, PostureRecord> { return posture.listPostures(this.s); }
   // ── secrets (secrets.ts) ──
   secrets(id: string, epoch?: number): DeviceSecrets | null { return secrets.secrets(this.s, id, epoch); }
   otpSeed(id: string): { epoch: number; seed: Uint8Array } | null { return secrets.otpSeed(this.s, id); }

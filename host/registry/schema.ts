@@ -146,8 +146,21 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_operator ON sessions(operator);
 `;
 
+/**
+ * V5: each device's posture from its last `sealmq doctor --device` (host/registry/posture.ts): the report as
+ * JSON (no secret in it), when and by whom; replaced by the next run. The fleet view shows it.
+ */
+const V5 = `
+CREATE TABLE device_posture (
+  device_id TEXT PRIMARY KEY REFERENCES devices(id),
+  at        INTEGER NOT NULL,
+  actor     TEXT NOT NULL,
+  report    TEXT NOT NULL
+) STRICT;
+`;
+
 /** migrations[i] takes the schema from version i to i + 1. */
-export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings the database to SCHEMA_VERSION; refuses one written by a newer sealmq. */

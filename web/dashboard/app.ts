@@ -17,9 +17,20 @@ let me: Me | null = null;
 let events: EventSource | null = null;
 let dirty = false;
 let chartsDue = 0;
-/** What reached the page (the speed test and `bench dashboard` read it). */
-const stats = { readings: 0, batches: 0, rejections: 0, maxAgeMs: 0, lastAgeMs: 0, renders: 0 };
-(window as unknown as { __sealmq: typeof stats }).__sealmq = stats;
+/** What reached the page (`sealmq bench dashboard` and the speed test read it). opened/ended: event streams. */
+const stats = { readings: 0, batches: 0, rejections: 0, maxAgeMs: 0, lastAgeMs: 0, renders: 0, opened: 0, ended: 0, endReasons: [] as string[] };
+/**
+ * The last LAG_KEEP readings' lags (ms): server → page (the hub's receive time to this page's), reading →
+ * page (the reading's own t to this page's); and per render, the oldest unshown data's wait for it.
+ */
+const LAG_KEEP = 1 << 17;
+const lags = { server: new Float64Array(LAG_KEEP), sent: new Float64Array(LAG_KEEP), render: new Float64Array(1 << 14), n: 0, renders: 0 };
+let dirtySince = 0;
+const ring = (a: Float64Array, n: number) => Array.from(n <= a.length ? a.subarray(0, n) : a);
+Object.assign(window as unknown as Record<string, unknown>, {
+  __sealmq: stats,
+  __sealmqLags: () => ({ server: ring(lags.server, lags.n), sent: ring(lags.sent, lags.n), render: ring(lags.render, lags.renders) }),
+});
 
 function show(tab: string): void {
   for (const s of document.querySelectorAll<HTMLElement>('section.panel')) s.hidden = s.id !== tab;
@@ -56,7 +67,7 @@ function connect(): void {
   byDevice.clear();
   rejections.length = 0;
   events = new EventSource('/api/events');
-  const take = (b: Batch) => {
+  const take = (b: Batch, fresh: boolean) => {
     const now = Date.now();
     for (const r of b.readings) {
       let h = byDevice.get(r.d);
@@ -65,20 +76,33 @@ function connect(): void {
       if (h.length > KEEP * 1.25) h.splice(0, h.length - KEEP);
       stats.lastAgeMs = now - r.at;
       if (stats.lastAgeMs > stats.maxAgeMs) stats.maxAgeMs = stats.lastAgeMs;
+      if (!fresh) continue;
+      const k = lags.n++ % LAG_KEEP;
+      lags.server[k] = now - r.at;
+      lags.sent[k] = r.t === null ? NaN : now - r.t * 1000;
     }
+    if (!dirtySince) dirtySince = now;
     for (const j of b.rejections) rejections.push(j);
     if (rejections.length > 500) rejections.splice(0, rejections.length - 500);
     stats.rejections += b.rejections.length;
     dirty = true;
   };
-  events.addEventListener('snapshot', (e) => take(JSON.parse((e as MessageEvent).data)));
+  events.addEventListener('open', () => { stats.opened++; });
+  events.addEventListener('snapshot', (e) => take(JSON.parse((e as MessageEvent).data), false));
   events.addEventListener('batch', (e) => {
     const b = JSON.parse((e as MessageEvent).data) as Batch;
     stats.batches++;
     stats.readings += b.readings.length;
-    take(b);
+    take(b, true);
   });
-  events.addEventListener('end', () => { events?.close(); events = null; void refreshSession(); });
+  // The server ended the stream (the session ended, or this page fell too far behind): start again.
+  events.addEventListener('end', (e) => {
+    stats.ended++;
+    stats.endReasons.push(String(JSON.parse((e as MessageEvent).data).reason));
+    events?.close();
+    events = null;
+    void refreshSession();
+  });
 }
 
 function devices(): string[] {
@@ -98,6 +122,8 @@ function render(): void {
   if (!dirty || !me || $('live').hidden) return;
   dirty = false;
   stats.renders++;
+  if (dirtySince) lags.render[lags.renders++ % lags.render.length] = Date.now() - dirtySince;
+  dirtySince = 0;
   const sel = $<HTMLSelectElement>('live-device');
   syncSelect(sel, devices());
   const id = sel.value;
@@ -115,11 +141,22 @@ function render(): void {
   } else dirty = true;
 }
 
+interface Posture { at: number; actor: string; warnings: string[]; consoleLocked: boolean | null; clockOffsetS: number | null }
+
+/** The last doctor's posture of a device, as one line of text (the whole warning list included). */
+function posture(p: Posture | null): string {
+  if (!p) return 'not recorded';
+  const lock = p.consoleLocked === null ? '' : p.consoleLocked ? 'console locked; ' : 'console OPEN; ';
+  const clock = p.clockOffsetS === null ? '' : `clock ${p.clockOffsetS >= 0 ? '+' : ''}${p.clockOffsetS.toFixed(1)} s; `;
+  const w = p.warnings.length ? `${p.warnings.length} warning${p.warnings.length > 1 ? 's' : ''}: ${p.warnings.join('; ')}` : 'no warnings';
+  return `doctor ${new Date(p.at).toISOString().slice(0, 19).replace('T', ' ')} UTC (${ago(p.at)}): ${lock}${clock}${w}`;
+}
+
 async function loadFleet(): Promise<void> {
   const f = await guarded(() => api('GET', '/api/devices'));
   if (!f) return;
   const rows = f.devices.map((d: any) => row([d.id, d.status, d.epoch, ago(d.lastSeen), d.lastCounter, d.perMinute, d.rejections,
-    d.firmware === null ? null : String(d.firmware), d.crypto === null ? null : String(d.crypto), d.posture === null ? 'not recorded' : JSON.stringify(d.posture)],
+    d.firmware === null ? null : String(d.firmware), d.crypto === null ? null : String(d.crypto), posture(d.posture)],
     d.status === 'revoked' ? 'revoked' : d.lastSeen && Date.now() - d.lastSeen < 30_000 ? 'alive' : 'quiet'));
   replaceRows($('fleet-table').querySelector('tbody')!, rows);
   $('fleet-summary').textContent = `${f.devices.length} devices, ${f.devices.filter((d: any) => d.lastSeen && Date.now() - d.lastSeen < 30_000).length} heard in the last 30 s`;
@@ -220,7 +257,10 @@ function wire(): void {
     if (command === 'interval') body.seconds = Number($<HTMLInputElement>('command-seconds').value);
     const r = await guarded(() => api('POST', '/api/command', body), 'command-message');
     if (!r) return;
-    say('command-message', `sealed reply from ${r.device} to ${r.command} in ${Number(r.roundTripMs).toFixed(1)} ms${r.replyEpoch !== undefined ? ` (epoch ${r.replyEpoch}, command counter ${r.counter})` : ''}`);
+    const how = r.command === 'rotate' ? ` (key epoch ${r.reply.from} → ${r.reply.to}, confirmed by the board's reply under the new one)`
+      : r.replyEpoch !== undefined ? ` (epoch ${r.replyEpoch}, command counter ${r.counter})` : '';
+    say('command-message', `sealed reply from ${r.device} to ${r.command} in ${Number(r.roundTripMs).toFixed(1)} ms${how}`);
+    void loadFleet();
     $('command-reply').textContent = JSON.stringify(r.reply, null, 2);
   });
   form('audit-form', loadAudit);
