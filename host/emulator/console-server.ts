@@ -3,11 +3,11 @@
 // real pseudo-terminal too: `socat PTY,link=PATH,raw,echo=0 TCP:127.0.0.1:<internal port>`, so serial
 // tools (the serialport package, screen, espruino-cli) open PATH as if it were /dev/ttyUSB0. socat runs
 // with wait-slave, so it plugs its cable in (connects, replacing any TCP client) only once someone opens
-// PATH; if a TCP client later takes the cable, socat exits and a fresh one waits on PATH again.
+// PATH; a spare socat then takes PATH for the next opener (startSocat), so PATH never goes missing.
 // With a baud rate set, bytes move no faster than a real UART in either direction.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, unlinkSync } from 'node:fs';
+import { existsSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 
 /** What a console cable plugs into: an emulated board, or Espruino's Linux build in a process. */
 export interface ConsoleDevice {
@@ -16,6 +16,7 @@ export interface ConsoleDevice {
   write(b: Buffer): void;
 }
 import { BaudPipe, InputQueue, type InputQueueOptions } from './uart.js';
+import { diesWithParent } from './parent-death.js';
 
 export interface ConsoleServerOptions {
   /** Throttle console traffic to this baud rate (10 bits per byte); default: unthrottled. */
@@ -34,7 +35,10 @@ export class ConsoleServer {
   private ptyServer: Server | undefined;
   private client: Socket | undefined;
   private readonly sockets = new Set<Socket>();
+  /** The spare socat, waiting on PATH; socats holds every one still running. */
   private socat: ChildProcess | undefined;
+  private readonly socats = new Set<ChildProcess>();
+  private spareCount = 0;
   private closing = false;
   private toClient: (b: Buffer) => void;
   private toBoard: (b: Buffer) => void;
@@ -92,7 +96,8 @@ export class ConsoleServer {
     this.inPipe?.clear();
     this.inputQueue?.clear();
     for (const s of this.sockets) s.destroy();
-    this.socat?.kill('SIGTERM');
+    for (const c of this.socats) c.kill('SIGTERM');
+    if (this.opts.ptyPath) try { unlinkSync(this.opts.ptyPath); } catch { /* not there */ }
     await Promise.all([this.tcp, this.ptyServer].map((s) => (s ? new Promise<void>((r) => s.close(() => r())) : undefined)));
   }
 
@@ -103,7 +108,11 @@ export class ConsoleServer {
     s.setNoDelay(true);
     this.client = s;
     this.sockets.add(s);
-    void isPty;
+    // A socat just took the cable through PATH: the next spare waits on PATH for the next tool.
+    if (isPty && this.opts.ptyPath && !this.closing) {
+      this.socat = undefined;
+      this.startSocat().catch(() => undefined);
+    }
     s.on('data', (b: Buffer) => {
       if (this.client === s) this.toBoard(b);
     });
@@ -114,25 +123,48 @@ export class ConsoleServer {
     });
   }
 
+  /**
+   * Starts the spare socat: its pseudo-terminal is made at a temporary link, then renamed onto PATH in one
+   * step, so PATH always names a terminal someone can open, like a USB serial device that stays when a
+   * tool closes it (socat ends when its terminal's last opener closes, and a tool run right after would
+   * otherwise find no PATH for a moment). It connects to the board only once PATH is opened; then the
+   * next spare takes PATH (attach), and a socat whose cable was taken just ends.
+   */
   private startSocat(): Promise<void> {
     const port = (this.ptyServer!.address() as AddressInfo).port;
     const path = this.opts.ptyPath!;
-    const child = spawn('socat', [`PTY,link=${path},raw,echo=0,wait-slave`, `TCP:127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const tmp = `${path}.${process.pid}.${++this.spareCount}`;
+    const [cmd, args] = diesWithParent('socat', [`PTY,link=${tmp},raw,echo=0,wait-slave`, `TCP:127.0.0.1:${port}`]);
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.socat = child;
+    this.socats.add(child);
     let err = '';
+    let pty = '';
     child.stderr!.on('data', (d) => (err += d));
     child.on('exit', () => {
-      if (this.socat === child) this.socat = undefined;
-      // No stale link to a dead pseudo-terminal in between: an opener sees "no such device" and retries.
-      try { unlinkSync(path); } catch { /* socat removed it */ }
-      // Its cable was taken by a TCP client (or its PTY failed): wait on PATH again.
-      if (!this.closing) setTimeout(() => !this.closing && !this.socat && this.startSocat().catch(() => undefined), 50);
+      this.socats.delete(child);
+      // PATH still names this one's terminal (it never got a successor): no stale link to a dead terminal.
+      try { if (pty && readlinkSync(path) === pty) unlinkSync(path); } catch { /* gone already */ }
+      try { unlinkSync(tmp); } catch { /* socat removed it */ }
+      // The spare itself ended (its terminal failed): wait on PATH again.
+      if (this.socat === child) {
+        this.socat = undefined;
+        if (!this.closing) setTimeout(() => !this.closing && !this.socat && this.startSocat().catch(() => undefined), 50);
+      }
     });
     return new Promise((resolve, reject) => {
       child.on('error', (e) => reject(new Error(`cannot start socat for --pty (${(e as Error).message}); install socat`)));
       const t0 = Date.now();
       const check = () => {
-        if (existsSync(path)) return resolve();
+        if (existsSync(tmp)) {
+          try {
+            pty = readlinkSync(tmp);
+            renameSync(tmp, path);
+          } catch (e) {
+            return reject(new Error(`cannot put the pseudo-terminal at ${path}: ${(e as Error).message}`));
+          }
+          return resolve();
+        }
         if (child.exitCode !== null) return reject(new Error(`socat exited: ${err.trim() || 'code ' + child.exitCode}`));
         if (Date.now() - t0 > 5000) return reject(new Error('socat did not create the pseudo-terminal within 5 s'));
         setTimeout(check, 10);

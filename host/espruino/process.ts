@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { deviceError, inputError } from '../errors.js';
 import { ConsoleServer } from '../emulator/console-server.js';
 import { hasConsolePatches } from './bin.js';
+import { diesWithParent } from '../emulator/parent-death.js';
 
 export { espruinoBin, ESPRUINO_SKIP } from './bin.js';
 
@@ -30,8 +31,6 @@ export { espruinoBin, ESPRUINO_SKIP } from './bin.js';
  *   too: the read-back hash then reports the damaged file instead of the board exiting;
  * - its stdin thread races the interpreter on the IO queue (docs/FIELD.md): its input is paced (pump()).
  */
-const SETPRIV = '/usr/bin/setpriv';
-
 export class EspruinoProcess extends EventEmitter {
   private child: ChildProcess | undefined;
   private lastCtrlC = 0;
@@ -53,9 +52,8 @@ export class EspruinoProcess extends EventEmitter {
   }
 
   start(): void {
-    // Through setpriv --pdeathsig (util-linux) where there is one: if this process dies, even by SIGKILL,
-    // the kernel kills Espruino too, so no orphaned "board" holds on to its flash file.
-    const [cmd, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', this.bin]] : [this.bin, []];
+    // No orphaned "board" holding on to its flash file if this process dies.
+    const [cmd, args] = diesWithParent(this.bin, []);
     const child = spawn(cmd, args, { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (b: Buffer) => this.emit('output', b));
