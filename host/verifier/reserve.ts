@@ -181,7 +181,6 @@ export class ReservingReplayStore implements ReplayStore {
       beaten.add(k);
     }
     this.dirty.clear();
-    this.commits++;
     return beaten;
   }
 

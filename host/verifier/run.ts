@@ -20,6 +20,8 @@ export interface VerifierRunOptions {
 
 export interface RunningVerifier {
   stats: VerifierStats;
+  /** Transactions committed so far: group commits and reservations made at once (a new epoch). */
+  commits(): number;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifie
   });
   return {
     stats,
+    commits: () => group!.commits + replay.commits,
     close: () => new Promise<void>((resolve) => client.end(false, {}, () => {
       group!.flush();
       replay.flush();
