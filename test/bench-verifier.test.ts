@@ -4,6 +4,7 @@ import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runVerifierBench } from '../host/bench/verifier.js';
+import { haveMosquitto } from '../host/pipeline/mosquitto.js';
 import { sealmq, tmpHome } from './cli-helpers.js';
 
 test('runVerifierBench: medians, ratio, and every frame opened in every verifier pass', (t) => {
@@ -42,13 +43,20 @@ test('sealmq bench verifier --json writes verifier.json and verifier.csv under -
   t.is((await sealmq(['bench', 'verifier', '--frames', '0'])).code, 3);
 });
 
-test('sealmq bench verifier --through-broker: synthetic publishers through the embedded broker to the registry verifier in its own process', async (t) => {
+test('sealmq bench verifier --through-broker: synthetic publishers (own process) through the embedded broker and Mosquitto to the registry verifier in its own process', async (t) => {
   const out = join(tmpHome('sealmq-bench-broker-'), 'results');
   const run = await sealmq(['bench', 'verifier', '--frames', '300', '--runs', '1', '--through-broker', '--publishers', '6', '--publisher-frames', '15', '--json', '--out', out], {}, 110_000);
   t.is(run.code, 0, run.stderr);
   const j = JSON.parse(run.stdout);
   const b = j.broker;
-  t.like(b, { publishers: 6, framesPerPublisher: 15, frames: 90, accepted: 90, rejected: 0 });
+  t.like(b, { broker: 'embedded', publishers: 6, framesPerPublisher: 15, frames: 90, accepted: 90, rejected: 0 });
+  t.true(b.commits >= 1 && b.commits < 90, `commits ${b.commits}: grouped, not one per frame`);
+  t.true(b.publishSeconds >= 0);
+  const m = j.mosquitto;
+  if (haveMosquitto()) {
+    t.like(m, { broker: 'mosquitto', frames: 90, accepted: 90, rejected: 0 });
+    t.true(m.framesPerSecond > 0);
+  } else t.regex(m.skipped, /mosquitto not found/);
   t.true(b.framesPerSecond > 0 && b.verifierFramesPerSecond > 0);
   t.is(b.ratioToInProcess, Math.round((b.framesPerSecond / j.framesPerSecond) * 1000) / 1000);
   for (const at of ['before', 'peak', 'after']) {
@@ -57,7 +65,8 @@ test('sealmq bench verifier --through-broker: synthetic publishers through the e
   t.true(b.memory.peak.heapUsed >= b.memory.before.heapUsed);
   t.true(b.memory.samples >= 1);
   const csv = readFileSync(join(out, 'verifier.csv'), 'utf8').trim().split('\n');
-  t.regex(csv[csv.length - 1], /^broker,1,90,/);
+  t.true(csv.some((row) => /^broker,1,90,/.test(row)));
+  if (haveMosquitto()) t.regex(csv[csv.length - 1], /^broker-mosquitto,1,90,/);
   const svg = readFileSync(join(out, 'verifier.svg'), 'utf8');
   t.regex(svg, /^<svg/);
   t.regex(svg, /through the broker/);

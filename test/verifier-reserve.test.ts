@@ -18,6 +18,7 @@ import { registryVerifier } from '../host/verifier/run.js';
 const PASS = 'reserve test passphrase';
 const CHILD = fileURLToPath(new URL('./reserve-crash-child.js', import.meta.url));
 const REGISTRY = fileURLToPath(new URL('../host/registry/registry.js', import.meta.url));
+const RUN = fileURLToPath(new URL('../host/verifier/run.js', import.meta.url));
 
 async function setup(ids: string[]) {
   const home = mkdtempSync(join(tmpdir(), 'sealmq-reserve-'));
@@ -69,7 +70,78 @@ test('a revoke made by another process refuses the device\'s next frame', async 
   t.true(verifier.handle('sealmq/rev-b/up', frame(roots['rev-b'], 'rev-b', 1)).ok);
 });
 
-test('SIGKILL at random moments, 100 times, every frame offered again after each restart: none accepted twice', async (t) => {
+/** Runs an ESM script in another node process with the registry module; stdin carries what it needs (never argv for secrets). */
+const otherProcess = (body: string, home: string, input = '') => spawnSync(process.execPath, ['--input-type=module', '-e',
+  `import { readFileSync } from 'node:fs'; import { openRegistry } from ${JSON.stringify(REGISTRY)}; import { registryVerifier } from ${JSON.stringify(RUN)};
+   const input = readFileSync(0, 'utf8'); const r = openRegistry({ home: process.argv[1] }); ${body}; r.close();`, home], { encoding: 'utf8', input });
+
+test('a rotation asked for by another process is seen at the next frame; an epoch moved by another process refuses the old epoch at once', async (t) => {
+  const { home, reg, roots } = await setup(['rot-a']);
+  t.teardown(() => reg.close());
+  const root = roots['rot-a'];
+  const { verifier } = registryVerifier(reg, {});
+  const reason = (f: Uint8Array) => (verifier.handle('sealmq/rot-a/up', f) as { reason?: string }).reason;
+  t.true(verifier.handle('sealmq/rot-a/up', frame(root, 'rot-a', 1)).ok);
+  t.true(verifier.handle('sealmq/rot-a/up', frame(root, 'rot-a', 2)).ok);
+  t.is(reason(frame(root, 'rot-a', 1, 1)), 'unrequested-epoch', 'epoch 1 before anyone asked for it');
+  // `sealmq devices rotate`'s registry step, in another process (the registry stays locked there).
+  const asked = otherProcess(`r.requestRotation('rot-a', 'test:other-process')`, home);
+  t.is(asked.status, 0, asked.stderr);
+  const moved = verifier.handle('sealmq/rot-a/up', frame(root, 'rot-a', 1, 1));
+  t.like(moved, { ok: true, epoch: 1, epochMoved: 1 }, 'the next frame under the asked-for epoch is accepted');
+  t.is(reg.getDevice('rot-a')!.epoch, 1);
+  t.is(reason(frame(root, 'rot-a', 3, 0)), 'old-epoch');
+
+  // Another process (a second verifier) moves the device on to epoch 2: this verifier refuses epoch 1 at its next frame.
+  const asked2 = otherProcess(`r.requestRotation('rot-a', 'test:other-process')`, home);
+  t.is(asked2.status, 0, asked2.stderr);
+  const f2 = toHex(frame(root, 'rot-a', 1, 2));
+  const other = otherProcess(`const [pass, hex] = input.split('\\n'); await r.unlock(pass); const v = registryVerifier(r, {});
+    const res = v.verifier.handle('sealmq/rot-a/up', new Uint8Array(Buffer.from(hex, 'hex'))); v.replay.flush();
+    if (!res.ok) throw new Error(res.reason)`, home, `${PASS}\n${f2}`);
+  t.is(other.status, 0, other.stderr);
+  t.is(reg.getDevice('rot-a')!.epoch, 2);
+  t.is(reason(frame(root, 'rot-a', 2, 1)), 'old-epoch', 'epoch 1 refused at the next frame after the other process moved the device');
+  t.true(verifier.handle('sealmq/rot-a/up', frame(root, 'rot-a', 2000, 2)).ok, 'epoch 2 above the other process\'s window');
+});
+
+test('grouped (as sealmq verify runs): a revoke and a rotation by another process apply from the next I/O turn on', async (t) => {
+  const { home, reg, roots } = await setup(['grp-a', 'grp-b']);
+  t.teardown(() => reg.close());
+  const got: { ok: boolean; reason?: string; device: string | null; counter?: number }[] = [];
+  const { verifier, group } = registryVerifier(reg, { group: true, onResult: (r) => got.push(r) });
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const send = async (id: string, c: number, epoch = 0) => {
+    const before = got.length;
+    verifier.handle(`sealmq/${id}/up`, frame(roots[id], id, c, epoch));
+    await turn();
+    t.is(got.length, before + 1, 'one result per frame, reported by the end of the turn');
+    return got[got.length - 1];
+  };
+  for (let c = 1; c <= 3; c++) t.true((await send('grp-a', c)).ok);
+  t.true((await send('grp-b', 1)).ok);
+  t.is(otherProcess(`r.requestRotation('grp-a', 'test:other-process')`, home).status, 0);
+  t.like(await send('grp-a', 1, 1), { ok: true });
+  t.is(otherProcess(`r.revokeDevice('grp-b', 'test:other-process')`, home).status, 0);
+  t.like(await send('grp-b', 2), { ok: false, reason: 'revoked' });
+  // A burst in one turn, past the reservation: frames beyond it are reported only after the turn's one
+  // commit, all in arrival order.
+  const before = got.length;
+  const commits = group!.commits;
+  for (let c = 2; c <= 1201; c++) verifier.handle('sealmq/grp-a/up', frame(roots['grp-a'], 'grp-a', c, 1));
+  verifier.handle('sealmq/grp-a/up', frame(roots['grp-a'], 'grp-a', 50, 1));
+  t.true(got.length - before < 1200, 'not all reported before the commit');
+  await turn();
+  t.is(got.length, before + 1201);
+  t.is(group!.commits, commits + 1, 'one commit for the burst');
+  t.deepEqual(got.slice(before, before + 1200).map((r) => r.counter), Array.from({ length: 1200 }, (_, i) => i + 2));
+  t.like(got[got.length - 1], { ok: false, reason: 'stale' }, 'left of the window');
+  t.true(reg.getReceiveState('grp-a', 'up')!.window.top >= 1201, 'the reservation covering the burst is durable');
+  group!.flush();
+  t.true(reg.auditLog({ action: 'verify.rejected' }).length >= 2);
+});
+
+for (const group of [false, true]) test(`SIGKILL at random moments, 100 times, every frame offered again after each restart: none accepted twice${group ? ' (group commit, as sealmq verify runs)' : ''}`, async (t) => {
   const ids = ['crash-a', 'crash-b', 'crash-c'];
   const { home, reg, roots } = await setup(ids);
   reg.close();
@@ -124,7 +196,7 @@ test('SIGKILL at random moments, 100 times, every frame offered again after each
       }
       resolve();
     });
-    child.send({ home, file, count: n, roots: hexRoots });
+    child.send({ home, file, count: n, roots: hexRoots, group });
   });
   const acceptedOf = (id: string) => [...accepted].filter((k) => k.startsWith(id + ':')).length;
   let neverBefore = 0;

@@ -83,6 +83,8 @@ export function verifierSpec(r: VerifierBenchReport): vl.TopLevelSpec {
     { pass: 'ceiling: verifier primitives', fps: r.keyedCeilingFramesPerSecond },
   ];
   if (r.broker) values.push({ pass: `through the broker (${r.broker.publishers} publishers)`, fps: r.broker.framesPerSecond });
+  const m = r.mosquitto;
+  if (m && !('skipped' in m)) values.push({ pass: `through Mosquitto (${m.publishers} publishers)`, fps: m.framesPerSecond });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: { text: 'sealmq verifier throughput vs ceiling', subtitle: `median of ${r.runs} runs × ${r.frames} frames, one core; ratio ${r.ratio} of the one-shot ceiling` },

@@ -22,7 +22,7 @@ export type ChildMessage =
   | { type: 'ready'; memory: MemorySample }
   | { type: 'done'; seen: number; accepted: number; rejected: number; byReason: Record<string, number>;
     /** performance.timeOrigin + performance.now() (ms since the epoch) of the first and last frame. */
-    firstAt: number; lastAt: number; peak: MemorySample; samples: number }
+    firstAt: number; lastAt: number; peak: MemorySample; samples: number; commits: number }
   | { type: 'after'; memory: MemorySample }
   | { type: 'error'; message: string };
 
@@ -52,12 +52,13 @@ process.once('message', (start: ChildStart) => {
     };
     let timer: NodeJS.Timeout | undefined;
     let stats = { accepted: 0, rejected: 0, byReason: {} as Record<string, number> };
+    let commits = () => 0;
     const finish = () => {
       if (finished) return;
       finished = true;
       sample();
       clearInterval(timer);
-      send({ type: 'done', seen, accepted: stats.accepted, rejected: stats.rejected, byReason: stats.byReason, firstAt, lastAt, peak, samples });
+      send({ type: 'done', seen, accepted: stats.accepted, rejected: stats.rejected, byReason: stats.byReason, firstAt, lastAt, peak, samples, commits: commits() });
     };
     const running = await runVerifier({
       registry: reg, brokerUrl: start.brokerUrl, username: start.user, password: start.password,
@@ -70,6 +71,7 @@ process.once('message', (start: ChildStart) => {
       },
     });
     stats = running.stats;
+    commits = () => running.commits();
     gc?.();
     const before = mem();
     peak.heapUsed = before.heapUsed;

@@ -75,6 +75,8 @@ export interface VerifierBenchReport {
   detail: BenchRun[];
   /** `--through-broker`: the same verifier in service, fed through the embedded broker (verifier-broker.ts). */
   broker?: BrokerBenchReport & { ratioToInProcess: number };
+  /** `--through-broker`: the same through a real Mosquitto, or why it was not run. */
+  mosquitto?: (BrokerBenchReport & { ratioToInProcess: number }) | { skipped: string };
 }
 
 /**
@@ -290,5 +292,7 @@ export function benchCsv(r: VerifierBenchReport): string {
   const rows = ['kind,run,frames,seconds,cpu_seconds,frames_per_second,cpu_frames_per_second,opened'];
   for (const d of r.detail) rows.push([d.kind, d.run, d.frames, d.seconds, d.cpuSeconds, d.framesPerSecond, d.cpuFramesPerSecond, d.opened ?? ''].join(','));
   if (r.broker) rows.push(['broker', 1, r.broker.frames, r.broker.seconds, '', r.broker.framesPerSecond, '', r.broker.accepted].join(','));
+  const m = r.mosquitto;
+  if (m && !('skipped' in m)) rows.push(['broker-mosquitto', 1, m.frames, m.seconds, '', m.framesPerSecond, '', m.accepted].join(','));
   return rows.join('\n') + '\n';
 }

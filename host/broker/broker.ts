@@ -153,6 +153,10 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   const live = (): Record<string, Client> => (aedes as unknown as { clients: Record<string, Client> }).clients;
   const aedes: Aedes = await Aedes.createBroker({
     connectTimeout: o.connectTimeoutMs ?? 10_000,
+    // No second queue behind aedes' own flow control (it reads a connection's next packets only once the
+    // last ones were delivered, and waits for a subscriber's socket to drain): with the default of 100
+    // messages in flight, a burst queued in an array drained by shift(), O(n) each (docs/VERIFIER-PERF.md).
+    concurrency: 0,
     preConnect(client, packet, done) {
       connects.set(client, { hasWill: !!packet.will });
       done(null, true);

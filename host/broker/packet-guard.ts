@@ -99,6 +99,13 @@ export class GuardedConnection extends Duplex {
     this.socket.write(chunk, cb);
   }
 
+  // mqtt-packet writes a packet in pieces (header, topic, payload) inside cork()/uncork(): one socket write
+  // for all of them, not one syscall and (with TCP_NODELAY) one segment per piece.
+  override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
+    if (this.socket.destroyed) return cb();
+    this.socket.write(chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+  }
+
   override _final(cb: (e?: Error | null) => void): void {
     this.socket.end(cb);
   }

@@ -4,9 +4,10 @@
 import { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { inputError } from '../errors.js';
+import { inputError, usageError } from '../errors.js';
 import { benchCsv, runVerifierBench, VerifierBenchReport } from '../bench/verifier.js';
-import { runBrokerBench } from '../bench/verifier-broker.js';
+import { BenchBroker, runBrokerBench } from '../bench/verifier-broker.js';
+import { haveMosquitto, MOSQUITTO_BIN } from '../pipeline/mosquitto.js';
 import { writeVerifierSvg } from '../bench/output.js';
 import { grouped, intOption } from './int-option.js';
 import { table } from './passphrase.js';
@@ -41,20 +42,21 @@ function renderVerifier(r: VerifierBenchReport, files: string[]): string {
   ]));
   out.push(`budget (DESIGN.md §8): ≥ ${grouped(r.budgetFramesPerSecond)} frames/s — ${r.meetsBudget ? 'met' : 'NOT met'} on this run (median; fastest run ${grouped(r.best.framesPerSecond)})`);
   out.push(`every frame opened in every verifier pass: ${r.allOpened ? 'yes' : 'NO'}`);
-  const b = r.broker;
-  if (b) {
+  const shown = [r.broker, r.mosquitto && !('skipped' in r.mosquitto) ? r.mosquitto : undefined].filter((x): x is NonNullable<typeof r.broker> => !!x);
+  if (shown.length) {
     const mb = (x: number) => (x / 1048576).toFixed(1) + ' MB';
+    const b0 = shown[0];
     out.push('');
-    out.push(`through the broker: ${b.publishers} synthetic publishers × ${grouped(b.framesPerPublisher)} frames, embedded broker on loopback, the registry verifier in its own process`);
-    out.push(table(['FRAMES', 'ACCEPTED', 'REJECTED', 'SECONDS', 'FRAMES/S END TO END', '÷ IN-PROCESS', 'FRAMES/S AT THE VERIFIER'], [
-      [grouped(b.frames), grouped(b.accepted), b.rejected ? `${grouped(b.rejected)} ${JSON.stringify(b.byReason)}` : '0', b.seconds.toFixed(2),
-        grouped(b.framesPerSecond), b.ratioToInProcess.toFixed(3), grouped(b.verifierFramesPerSecond)],
-    ]));
-    out.push(table(['VERIFIER PROCESS', 'BEFORE', 'PEAK', 'AFTER'], [
-      ['heapUsed', mb(b.memory.before.heapUsed), mb(b.memory.peak.heapUsed), mb(b.memory.after.heapUsed)],
-      ['RSS', mb(b.memory.before.rss), mb(b.memory.peak.rss), mb(b.memory.after.rss)],
+    out.push(`through the broker: ${b0.publishers} synthetic publishers × ${grouped(b0.framesPerPublisher)} frames (a process of their own), broker on loopback, the registry verifier (as sealmq verify runs it) in its own process`);
+    out.push(table(['BROKER', 'FRAMES', 'ACCEPTED', 'REJECTED', 'SECONDS', 'FRAMES/S END TO END', '÷ IN-PROCESS', 'FRAMES/S AT THE VERIFIER', 'COMMITS'], shown.map((b) => [
+      b.broker, grouped(b.frames), grouped(b.accepted), b.rejected ? `${grouped(b.rejected)} ${JSON.stringify(b.byReason)}` : '0', b.seconds.toFixed(2),
+      grouped(b.framesPerSecond), b.ratioToInProcess.toFixed(3), grouped(b.verifierFramesPerSecond), grouped(b.commits)])));
+    out.push(table(['VERIFIER PROCESS', ...shown.flatMap((b) => [`${b.broker}: BEFORE`, 'PEAK', 'AFTER'])], [
+      ['heapUsed', ...shown.flatMap((b) => [mb(b.memory.before.heapUsed), mb(b.memory.peak.heapUsed), mb(b.memory.after.heapUsed)])],
+      ['RSS', ...shown.flatMap((b) => [mb(b.memory.before.rss), mb(b.memory.peak.rss), mb(b.memory.after.rss)])],
     ]));
   }
+  if (r.mosquitto && 'skipped' in r.mosquitto) out.push(`Mosquitto: not run (${r.mosquitto.skipped})`);
   out.push(`medians of ${r.runs} runs after a warm-up; per-run figures in ${files.join(' and ')}`);
   return out.join('\n') + '\n';
 }
@@ -68,17 +70,24 @@ function registerVerifier(bench: Command): void {
     .option('--through-broker', 'then the same verifier in service: synthetic publishers → embedded broker → the registry verifier in its own process (frames/s end to end, its memory)')
     .option('--publishers <n>', 'with --through-broker: synthetic publishing devices (default: --devices)', intOption('publishers', 1, 5000))
     .option('--publisher-frames <n>', 'with --through-broker: frames each publisher sends', intOption('publisher-frames', 1, 100_000), 50)
+    .option('--brokers <list>', 'with --through-broker: embedded, mosquitto, or both (Mosquitto: the OS package with the config --emit-mosquitto writes; skipped with the reason when it is not installed)', 'embedded,mosquitto')
     .option('--out <dir>', 'directory for verifier.json, verifier.csv and verifier.svg', 'bench-out')
     .option('--json', 'one JSON object on stdout instead of a table')
     .addHelpText('after', '\nFigures are medians of wall-clock frames/s on one thread. The CPU column is process CPU time (the GC\nthreads included): less exposed to other load on a shared machine, but not a one-core figure.\nMethod and figures: docs/VERIFIER-PERF.md.')
-    .action(async (o: { frames: number; devices: number; runs: number; out: string; json?: boolean; throughBroker?: boolean; publishers?: number; publisherFrames: number }) => {
+    .action(async (o: { frames: number; devices: number; runs: number; out: string; json?: boolean; throughBroker?: boolean; publishers?: number; publisherFrames: number; brokers: string }) => {
+      const brokers = o.brokers.split(',').map((b) => b.trim());
+      if (!brokers.length || brokers.some((b) => b !== 'embedded' && b !== 'mosquitto')) throw usageError(`--brokers: ${JSON.stringify(o.brokers)}: give embedded, mosquitto or embedded,mosquitto`);
       const bar = progress(!o.json, 'bench verifier');
       let r: VerifierBenchReport;
       try {
         r = runVerifierBench({ frames: o.frames, devices: o.devices, runs: o.runs, onProgress: (label, done, total) => bar.update(label, done, total) });
         if (o.throughBroker) {
-          const b = await runBrokerBench({ publishers: o.publishers ?? o.devices, framesPerPublisher: o.publisherFrames, onProgress: (label, done, total) => bar.update(label, done, total) });
-          r.broker = { ...b, ratioToInProcess: Math.round((b.framesPerSecond / r.framesPerSecond) * 1000) / 1000 };
+          const run = async (broker: BenchBroker) => {
+            const b = await runBrokerBench({ broker, publishers: o.publishers ?? o.devices, framesPerPublisher: o.publisherFrames, onProgress: (label, done, total) => bar.update(`${broker}: ${label}`, done, total) });
+            return { ...b, ratioToInProcess: Math.round((b.framesPerSecond / r.framesPerSecond) * 1000) / 1000 };
+          };
+          if (brokers.includes('embedded')) r.broker = await run('embedded');
+          if (brokers.includes('mosquitto')) r.mosquitto = haveMosquitto() ? await run('mosquitto') : { skipped: `mosquitto not found (${MOSQUITTO_BIN}): apt install mosquitto, or set SEALMQ_MOSQUITTO` };
         }
       } finally {
         bar.stop();

@@ -87,6 +87,11 @@ export class Registry {
     this.s.close();
   }
 
+  /** Runs fn in one transaction (a savepoint inside another): the verifier's group commit (verifier/group.ts). */
+  transaction<T>(fn: () => T): T {
+    return this.s.tx(fn);
+  }
+
   /** The registry's clock (ms): host/operators computes TOTP steps and session expiry on the same one. */
   now(): number {
     return this.s.clock();
@@ -108,7 +113,9 @@ export class Registry {
   secrets(id: string, epoch?: number): DeviceSecrets | null { return secrets.secrets(this.s, id, epoch); }
   otpSeed(id: string): { epoch: number; seed: Uint8Array } | null { return secrets.otpSeed(this.s, id); }
   deviceRecord(id: string): DeviceRecord | null { return secrets.deviceRecord(this.s, id); }
-  cachedDeviceRecord(id: string): DeviceRecord | null { return secrets.cachedDeviceRecord(this.s, id); }
+  cachedDeviceRecord(id: string, checkOthers = true): DeviceRecord | null { return secrets.cachedDeviceRecord(this.s, id, checkOthers); }
+  /** Drops the cached device records if another process committed since the last check (store.ts). */
+  checkOtherWriters(): void { this.s.checkOtherWriters(); }
   exportSecrets(id: string, actor: string): { id: string; epoch: number; root: string; otpSeed: string; brokerUrl: string | null; interval: number | null } { return secrets.exportSecrets(this.s, id, actor); }
   // ── receive (receive.ts) ──
   getReceiveState(id: string, direction: string): ReceiveState | null { return receive.getReceiveState(this.s, id, direction); }

@@ -99,10 +99,11 @@ export function deviceRecord(store: RegistryStore, id: string): DeviceRecord | n
 /**
  * deviceRecord() kept in memory for the verifier's per-frame path: read again once another process
  * committed anything (a revoke, a rotation: store.checkOtherWriters) or this one changed a device. The
- * record is shared: callers must not change or wipe it.
+ * record is shared: callers must not change or wipe it. checkOthers false: the caller ran
+ * store.checkOtherWriters() itself for the frames at hand (once per I/O turn, verifier/run.ts).
  */
-export function cachedDeviceRecord(store: RegistryStore, id: string): DeviceRecord | null {
-  store.checkOtherWriters();
+export function cachedDeviceRecord(store: RegistryStore, id: string, checkOthers = true): DeviceRecord | null {
+  if (checkOthers) store.checkOtherWriters();
   let d = store.deviceRecords.get(id);
   if (d === undefined) {
     d = deviceRecord(store, id);

@@ -5,6 +5,10 @@
 // the stored bound is loaded as a window with every counter at or below it seen, so nothing accepted before
 // is accepted again; frames between the last accepted counter and the bound are lost, at most K per
 // (device, direction) per restart, and refused as 'stale-after-restart'.
+//
+// Deferred (group commit, group.ts): put() only notes the bound it needs; commitPending() writes every noted
+// bound in one transaction, and the caller reports those frames only after it returns. Many devices' first
+// frames of a burst then share one fsync instead of paying one each.
 import type { ReceiveState } from '../../core/frame.js';
 import { replayUpdate } from '../../core/replay.js';
 import type { ReplayStore } from './verifier.js';
@@ -27,6 +31,8 @@ const ALL = 0xffffffff;
 export interface ReceiveStateStore {
   getReceiveState(id: string, direction: string): ReceiveState | null;
   reserveReceiveState(id: string, direction: string, st: ReceiveState, expected: ReceiveState | null): ReceiveState | null;
+  /** One transaction around several writes (flush); without it, each write commits on its own. */
+  transaction?<T>(fn: () => T): T;
 }
 
 interface Entry {
@@ -40,6 +46,8 @@ interface Entry {
   /** Counters to reserve at the next commit, and when the last reservation was made. */
   k: number;
   reservedAt: number;
+  /** Deferred mode: the reservation to commit at commitPending() (covers e.st), or null. */
+  pending: ReceiveState | null;
 }
 
 /**
@@ -55,8 +63,21 @@ export class ReservingReplayStore implements ReplayStore {
   private readonly m = new Map<string, Entry>();
   /** Synchronous commits made (reservations), for benchmarks and tests. */
   commits = 0;
+  /** Deferred mode: keys of the entries with a reservation to commit. */
+  private readonly dirty = new Set<string>();
+  /** Deferred mode: keys beaten by another process at a commit made at once (a new epoch), for commitPending(). */
+  private readonly beaten = new Set<string>();
 
-  constructor(private readonly reg: ReceiveStateStore, private readonly reserve = DEFAULT_RESERVE, private readonly now: () => number = Date.now) {}
+  /**
+   * defer: put() notes the reservations a frame needs instead of committing them; the caller must call
+   * commitPending() before it reports any frame accepted since the last call (group.ts does).
+   */
+  constructor(private readonly reg: ReceiveStateStore, private readonly reserve = DEFAULT_RESERVE, private readonly now: () => number = Date.now, private readonly defer = false) {}
+
+  /** Deferred mode: whether a reservation waits for commitPending(). */
+  get pending(): boolean {
+    return this.dirty.size > 0 || this.beaten.size > 0;
+  }
 
   private entry(id: string, d: string): Entry | null {
     const k = id + '\u0000' + d;
@@ -64,7 +85,7 @@ export class ReservingReplayStore implements ReplayStore {
     if (!e) {
       const stored = this.reg.getReceiveState(id, d);
       if (!stored) return null;
-      e = { st: loaded(stored), durable: stored, loadedBound: isBound(stored) ? stored.window.top : 0, loadedEpoch: stored.epoch, k: Math.min(START_RESERVE, this.reserve), reservedAt: -Infinity };
+      e = { st: loaded(stored), durable: stored, loadedBound: isBound(stored) ? stored.window.top : 0, loadedEpoch: stored.epoch, k: Math.min(START_RESERVE, this.reserve), reservedAt: -Infinity, pending: null };
       this.m.set(k, e);
     }
     return e;
@@ -85,6 +106,11 @@ export class ReservingReplayStore implements ReplayStore {
       e.st = st;
       return true;
     }
+    const p = e.pending;
+    if (p && st.epoch === p.epoch && st.window.top <= p.window.top) {
+      e.st = st;
+      return true;
+    }
     const at = this.now();
     if (e.reservedAt !== -Infinity) {
       const lasted = at - e.reservedAt;
@@ -92,6 +118,19 @@ export class ReservingReplayStore implements ReplayStore {
       else if (lasted > SHRINK_MS) e.k = Math.max(1, e.k >> 1);
     }
     e.reservedAt = at;
+    const key = id + '\u0000' + d;
+    // A new epoch (rare) commits at once, as does everything when not deferred. Its durable epoch also
+    // covers any reservation still noted under the old one: a restart refuses that epoch's frames whole.
+    if (this.defer && st.epoch === e.durable.epoch) {
+      e.pending = { epoch: st.epoch, window: { top: Math.min(MAX_COUNTER, st.window.top + e.k), hi: ALL, lo: RESERVED_LO } };
+      e.st = st;
+      this.dirty.add(key);
+      return true;
+    }
+    // Frames accepted under a noted reservation are reported only if this commit is not beaten.
+    const noted = e.pending !== null;
+    e.pending = null;
+    this.dirty.delete(key);
     // Twice at most: when another process reserved first, once more above its bound.
     for (let attempt = 0; attempt < 2; attempt++) {
       const bound = Math.min(MAX_COUNTER, st.window.top + e.k);
@@ -107,11 +146,42 @@ export class ReservingReplayStore implements ReplayStore {
       e.st = loaded(other);
       e.loadedBound = isBound(other) ? other.window.top : 0;
       e.loadedEpoch = other.epoch;
+      if (noted) this.beaten.add(key);
       // The frame's counter (the new top) is above what the other process holds: claim it over that bound.
       if (other.epoch !== st.epoch || st.window.top <= other.window.top) return false;
       st = { epoch: st.epoch, window: replayUpdate(e.st.window, st.window.top) };
     }
     return false;
+  }
+
+  /**
+   * Deferred mode: commits every noted reservation (call it inside the caller's transaction to share its
+   * commit). Returns the "device\u0000direction" keys whose reservation another process beat: the frames
+   * accepted for them since the last call must not be reported (they are refused as 'stale-after-restart';
+   * the window now covers the other bound).
+   */
+  commitPending(): Set<string> {
+    const beaten = new Set(this.beaten);
+    this.beaten.clear();
+    if (this.dirty.size === 0) return beaten;
+    for (const k of this.dirty) {
+      const e = this.m.get(k)!;
+      const want = e.pending!;
+      e.pending = null;
+      const i = k.indexOf('\u0000');
+      const other = this.reg.reserveReceiveState(k.slice(0, i), k.slice(i + 1), want, e.durable);
+      if (!other) {
+        e.durable = want;
+        continue;
+      }
+      e.durable = other;
+      e.st = loaded(other);
+      e.loadedBound = isBound(other) ? other.window.top : 0;
+      e.loadedEpoch = other.epoch;
+      beaten.add(k);
+    }
+    this.dirty.clear();
+    return beaten;
   }
 
   /** Whether a refused counter was lost to a restart: at or below the bound loaded, never seen by this process. */
@@ -125,11 +195,19 @@ export class ReservingReplayStore implements ReplayStore {
    * a verifier stopped and started again loses nothing; only a crash costs the reserved counters.
    */
   flush(): void {
-    for (const [k, e] of this.m) {
-      if (e.st.epoch !== e.durable.epoch || e.st.window.top >= e.durable.window.top) continue;
-      const i = k.indexOf('\u0000');
-      if (this.reg.reserveReceiveState(k.slice(0, i), k.slice(i + 1), e.st, e.durable) === null) e.durable = e.st;
-    }
+    // Reservations still noted are dropped, not written: the frames they cover were never reported.
+    this.dirty.clear();
+    this.beaten.clear();
+    // One transaction for all of them (one fsync, not one per device).
+    const back = () => {
+      for (const [k, e] of this.m) {
+        if (e.st.epoch !== e.durable.epoch || e.st.window.top >= e.durable.window.top) continue;
+        const i = k.indexOf('\u0000');
+        if (this.reg.reserveReceiveState(k.slice(0, i), k.slice(i + 1), e.st, e.durable) === null) e.durable = e.st;
+      }
+    };
+    if (this.reg.transaction) this.reg.transaction(back);
+    else back();
     this.m.clear();
   }
 }

@@ -1,11 +1,12 @@
 // The verifier attached to a broker: subscribes to every device's uplink as an operator, opens each frame
 // with the registry's keys and replay state (covered by a durable reservation before a reading is reported,
-// reserve.ts), audits rejections.
+// reserve.ts), audits rejections; the frames of one I/O turn share one commit (group.ts).
 import { connectMqtt, subscribeOrFail } from '../mqtt/connect.js';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
 import type { Registry } from '../registry/registry.js';
 import { ReservingReplayStore } from './reserve.js';
-import { Verifier, VerifyResult } from './verifier.js';
+import { GroupCommit } from './group.js';
+import { Rejection, Verifier, VerifyResult } from './verifier.js';
 
 export interface VerifierRunOptions {
   registry: Registry;
@@ -19,6 +20,8 @@ export interface VerifierRunOptions {
 
 export interface RunningVerifier {
   stats: VerifierStats;
+  /** Transactions committed so far: group commits and reservations made at once (a new epoch). */
+  commits(): number;
   close(): Promise<void>;
 }
 
@@ -29,36 +32,58 @@ export interface VerifierStats { accepted: number; rejected: number; byReason: R
  * commit (so a revocation takes effect at the next frame), each accepted counter covered by a durable
  * reservation before onResult sees it, every rejection audited. close() (or replay.flush()) writes the
  * windows back exactly, so a clean restart loses nothing.
+ *
+ * group: the frames of one I/O turn share one transaction for their reservations and audit rows (group.ts);
+ * onResult then runs after that commit, not inside handle(), and `group.flush()` must run before a close.
+ * Without it every write commits inside handle() (callers that need the result at once: tests, rotate).
  */
-export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () => number; reserve?: number; onResult?: (r: VerifyResult) => void }): { verifier: Verifier; stats: VerifierStats; replay: ReservingReplayStore } {
+export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () => number; reserve?: number; group?: boolean; onResult?: (r: VerifyResult) => void }): { verifier: Verifier; stats: VerifierStats; replay: ReservingReplayStore; group: GroupCommit | null } {
   const stats: VerifierStats = { accepted: 0, rejected: 0, byReason: {} };
-  const replay = new ReservingReplayStore(reg, o.reserve);
+  const replay = new ReservingReplayStore(reg, o.reserve, Date.now, !!o.group);
+  // The device id is only recorded when the topic carried a valid one: the topic may be hostile.
+  const audit = (r: Rejection) => reg.audit({ actor: 'verifier', action: 'verify.rejected', device: r.device && r.reason !== 'unknown-device' ? r.device : undefined,
+    detail: { reason: r.reason, counter: r.counter ?? null, epoch: r.epoch ?? null, ...(r.reason === 'unknown-device' ? { claimed: r.device } : {}) } });
+  const deliver = (r: VerifyResult) => {
+    // A device's last-seen time is written with each reservation (putReceiveState), every K frames.
+    if (r.ok) stats.accepted++;
+    else {
+      stats.rejected++;
+      stats.byReason[r.reason] = (stats.byReason[r.reason] ?? 0) + 1;
+    }
+    o.onResult?.(r);
+  };
+  const group = o.group ? new GroupCommit({ store: reg, replay, audit, deliver }) : null;
+  // In memory, read again at the next frame after another process commits (a revoke, a rotation). Grouped,
+  // the check (a SQLite call, ~9 µs) runs once for the frames of one I/O turn: they came in one socket read,
+  // so a commit made before that read is seen by all of them, one made after it by the next turn's.
+  let checked = false;
+  const device = group
+    ? (id: string) => {
+      if (!checked) {
+        reg.checkOtherWriters();
+        checked = true;
+        setImmediate(() => (checked = false));
+      }
+      return reg.cachedDeviceRecord(id, false);
+    }
+    : (id: string) => reg.cachedDeviceRecord(id);
   const verifier = new Verifier({
     prefix: o.prefix ?? DEFAULT_PREFIX,
     now: o.now,
-    // In memory, read again at the next frame after another process commits (a revoke, a rotation).
-    devices: { device: (id) => reg.cachedDeviceRecord(id) },
+    devices: { device },
     // Reservation ahead (reserve.ts): one synchronous commit per K frames of a device, not per frame.
     replay,
-    onResult: (r) => {
-      // A device's last-seen time is written with each reservation (putReceiveState), every K frames.
-      if (r.ok) stats.accepted++;
-      else {
-        stats.rejected++;
-        stats.byReason[r.reason] = (stats.byReason[r.reason] ?? 0) + 1;
-        // The device id is only recorded when the topic carried a valid one: the topic may be hostile.
-        reg.audit({ actor: 'verifier', action: 'verify.rejected', device: r.device && r.reason !== 'unknown-device' ? r.device : undefined,
-          detail: { reason: r.reason, counter: r.counter ?? null, epoch: r.epoch ?? null, ...(r.reason === 'unknown-device' ? { claimed: r.device } : {}) } });
-      }
-      o.onResult?.(r);
+    onResult: group ? (r) => group.add(r) : (r) => {
+      if (!r.ok) audit(r);
+      deliver(r);
     },
   });
-  return { verifier, stats, replay };
+  return { verifier, stats, replay, group };
 }
 
 export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifier> {
   const prefix = o.prefix ?? DEFAULT_PREFIX;
-  const { verifier, stats, replay } = registryVerifier(o.registry, { prefix, now: o.now, onResult: o.onResult });
+  const { verifier, stats, replay, group } = registryVerifier(o.registry, { prefix, now: o.now, group: true, onResult: o.onResult });
   const client = await connectMqtt(o.brokerUrl, {
     username: o.username, password: o.password, idPrefix: 'sealmq-verify-', what: 'verifier',
     hint: 'check the broker URL, the operator name and password (sealmq users add NAME --role viewer)',
@@ -69,7 +94,9 @@ export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifie
   });
   return {
     stats,
+    commits: () => group!.commits + replay.commits,
     close: () => new Promise<void>((resolve) => client.end(false, {}, () => {
+      group!.flush();
       replay.flush();
       resolve();
     })),

@@ -1,0 +1,82 @@
+// The synthetic publishers of `sealmq bench verifier --through-broker`, in their own process so that they
+// share neither the broker's nor the verifier's event loop. Each is an mqtt.js client logged in as its own
+// registry-provisioned device (user = id, password = its TOTP), publishing valid sealed frames in counter
+// order at QoS 0, as the firmware does. Roots and OTP seeds come over IPC (never argv or env).
+import mqtt from 'mqtt';
+import { fromHex, utf8Encode } from '../../core/bytes.js';
+import { deriveKeys, seal } from '../../core/frame.js';
+import { DEVICE_TOTP_DIGITS, DEVICE_TOTP_STEP, totp } from '../../core/otp.js';
+import { cachingNodePrimitives, sha1 } from '../protocol/node-primitives.js';
+
+export interface PublisherStart {
+  type: 'start';
+  url: string;
+  prefix: string;
+  framesPerPublisher: number;
+  devices: { id: string; root: string; otpSeed: string }[];
+}
+
+export type PublisherMessage =
+  | { type: 'ready'; frameBytes: number }
+  /** performance.timeOrigin + performance.now() (ms since the epoch) of the first publish and the last write. */
+  | { type: 'published'; firstAt: number; lastAt: number }
+  | { type: 'error'; message: string };
+
+const T0 = 1767225600;
+const wallMs = () => performance.timeOrigin + performance.now();
+const send = (m: PublisherMessage) => process.send!(m);
+
+function reading(i: number): Uint8Array {
+  return utf8Encode(`{"t":${T0 + i},"d":{"temp":${(15 + (i % 150) / 10).toFixed(1).padStart(4, '0')},"hum":${(30 + (i % 600) / 10).toFixed(1).padStart(4, '0')},"pm25":${((i % 900) / 100).toFixed(2)}}}`);
+}
+
+/** A device's client id must be its id (both brokers refuse any other). */
+function connect(url: string, username: string, password: string): Promise<mqtt.MqttClient> {
+  return new Promise((resolve, reject) => {
+    const c = mqtt.connect(url, { username, password, clientId: username, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000 });
+    c.once('connect', () => {
+      (c.stream as unknown as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
+      resolve(c);
+    });
+    c.once('error', (e) => {
+      c.end(true);
+      reject(new Error(`${username} cannot log in to the broker: ${e.message}`));
+    });
+  });
+}
+
+process.once('message', (start: PublisherStart) => {
+  (async () => {
+    const P = cachingNodePrimitives();
+    const per = start.framesPerPublisher;
+    const devices = start.devices.map((d, n) => {
+      const k = deriveKeys(P, fromHex(d.root), d.id, 'up', 0);
+      const frames = Array.from({ length: per }, (_, i) => Buffer.from(seal(P, k, d.id, 'up', 'up', 0, i + 1, reading(n * per + i))));
+      return { ...d, frames };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const clients: mqtt.MqttClient[] = [];
+    for (let i = 0; i < devices.length; i += 20) {
+      clients.push(...(await Promise.all(devices.slice(i, i + 20).map((d) =>
+        connect(start.url, d.id, totp(sha1, 64, fromHex(d.otpSeed), now, DEVICE_TOTP_STEP, DEVICE_TOTP_DIGITS))))));
+    }
+    send({ type: 'ready', frameBytes: devices[0]?.frames[0]?.length ?? 0 });
+    process.on('message', (m: { type: string }) => {
+      if (m.type === 'go') {
+        const firstAt = wallMs();
+        void Promise.all(devices.map(async (d, k) => {
+          const topic = `${start.prefix}/${d.id}/up`;
+          // The callback fires once the packet is written to the socket.
+          for (const f of d.frames) await new Promise<void>((resolve, reject) => clients[k].publish(topic, f, { qos: 0 }, (e) => (e ? reject(e) : resolve())));
+        })).then(() => send({ type: 'published', firstAt, lastAt: wallMs() }), (e: Error) => send({ type: 'error', message: e.message }));
+      }
+      if (m.type === 'close') {
+        clients.forEach((c) => c.end(true));
+        process.disconnect();
+      }
+    });
+  })().catch((e: Error) => {
+    send({ type: 'error', message: e.message });
+    process.disconnect();
+  });
+});
