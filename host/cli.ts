@@ -2,32 +2,49 @@
 // and exports register(program). Errors become one line on stderr and a meaningful exit code (host/errors.ts).
 import { Command, CommanderError } from 'commander';
 import { EXIT, SealmqError } from './errors.js';
-import { register as registerFrame } from './commands/frame.js';
-import { register as registerBuild } from './commands/build.js';
-import { register as registerEmulate } from './commands/emulate.js';
-import { register as registerDevices } from './commands/devices.js';
-import { register as registerUsers } from './commands/users.js';
-import { register as registerLogin } from './commands/login.js';
-import { register as registerBroker } from './commands/broker.js';
-import { register as registerVerify } from './commands/verify.js';
-import { register as registerProvision } from './commands/provision.js';
-import { register as registerSend } from './commands/send.js';
-import { register as registerFlash } from './commands/flash.js';
-import { register as registerDemo } from './commands/demo.js';
-import { register as registerAudit } from './commands/audit.js';
-import { register as registerFuzz } from './commands/fuzz.js';
-import { register as registerAttack } from './commands/attack.js';
-import { register as registerBench } from './commands/bench.js';
-import { register as registerPorts } from './commands/ports.js';
-import { register as registerDoctor } from './commands/doctor.js';
-import { registerBenchCrypto } from './commands/bench-crypto.js';
-import { register as registerReport } from './commands/report.js';
-import { register as registerDashboard } from './commands/dashboard.js';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 
-export function makeProgram(): Command {
+type Registrar = (program: Command) => void;
+
+/**
+ * Each top-level command and the modules that register it, in --help order. Only the modules of the
+ * command being run are loaded (a board emulator or `sealmq --version` need not load the dashboard's
+ * web server or the plotting library: start-up is a large part of a short command's time); --help, a bare
+ * `sealmq` and an unknown name load them all.
+ */
+const COMMANDS: [string, () => Promise<Registrar[]>][] = [
+  ['build', async () => [(await import('./commands/build.js')).register]],
+  ['frame', async () => [(await import('./commands/frame.js')).register]],
+  ['emulate', async () => [(await import('./commands/emulate.js')).register]],
+  ['devices', async () => [(await import('./commands/devices.js')).register]],
+  ['users', async () => [(await import('./commands/users.js')).register]],
+  ['login', async () => [(await import('./commands/login.js')).register]],
+  ['logout', async () => [(await import('./commands/login.js')).register]],
+  ['whoami', async () => [(await import('./commands/login.js')).register]],
+  ['broker', async () => [(await import('./commands/broker.js')).register]],
+  ['verify', async () => [(await import('./commands/verify.js')).register]],
+  ['provision', async () => [(await import('./commands/provision.js')).register]],
+  ['send', async () => [(await import('./commands/send.js')).register]],
+  ['flash', async () => [(await import('./commands/flash.js')).register]],
+  ['demo', async () => [(await import('./commands/demo.js')).register]],
+  ['dashboard', async () => [(await import('./commands/dashboard.js')).register]],
+  ['audit', async () => [(await import('./commands/audit.js')).register]],
+  ['fuzz', async () => [(await import('./commands/fuzz.js')).register]],
+  ['attack', async () => [(await import('./commands/attack.js')).register]],
+  ['bench', async () => [(await import('./commands/bench.js')).register, (await import('./commands/bench-crypto.js')).registerBenchCrypto]],
+  ['ports', async () => [(await import('./commands/ports.js')).register]],
+  ['doctor', async () => [(await import('./commands/doctor.js')).register]],
+  ['report', async () => [(await import('./commands/report.js')).register]],
+];
+
+/** The first word of argv that is not an option: the command's name, if any. */
+function commandName(argv: string[]): string | undefined {
+  return argv.slice(2).find((a) => !a.startsWith('-'));
+}
+
+export async function makeProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command();
   program
     .name('sealmq')
@@ -37,27 +54,17 @@ export function makeProgram(): Command {
     // Options after a command's name are that command's: `attack timing --json` is timing's --json, not attack's.
     .enablePositionalOptions()
     .exitOverride();
-  registerBuild(program);
-  registerFrame(program);
-  registerEmulate(program);
-  registerDevices(program);
-  registerUsers(program);
-  registerLogin(program);
-  registerBroker(program);
-  registerVerify(program);
-  registerProvision(program);
-  registerSend(program);
-  registerFlash(program);
-  registerDemo(program);
-  registerDashboard(program);
-  registerAudit(program);
-  registerFuzz(program);
-  registerAttack(program);
-  registerBench(program);
-  registerPorts(program);
-  registerDoctor(program);
-  registerBenchCrypto(program);
-  registerReport(program);
+  const name = commandName(argv);
+  const wanted = COMMANDS.filter(([n]) => n === name);
+  const versionOnly = name === undefined && argv.some((a) => a === '-V' || a === '--version');
+  const loaders = wanted.length ? wanted : versionOnly ? [] : COMMANDS;
+  const done = new Set<Registrar>();
+  for (const [, load] of loaders) {
+    for (const r of await load()) {
+      if (!done.has(r)) r(program);
+      done.add(r);
+    }
+  }
   return program;
 }
 
@@ -81,7 +88,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 
 async function main(argv: string[]): Promise<void> {
   try {
-    await makeProgram().parseAsync(argv);
+    await (await makeProgram(argv)).parseAsync(argv);
   } catch (e) {
     process.exitCode = reportError(e);
   }

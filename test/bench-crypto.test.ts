@@ -8,7 +8,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CRYPTO_OPS } from '../host/bench/crypto.js';
+import { CRYPTO_OPS, instructionsFromMs } from '../host/bench/crypto.js';
 import { spawnEmulator } from '../host/emulator/process.js';
 import { espruinoBin, ESPRUINO_SKIP } from '../host/espruino/process.js';
 import { openRegistry } from '../host/registry/registry.js';
@@ -60,7 +60,7 @@ async function benchOn(t: ExecutionContext, port: string, board: string, emulate
   t.regex(svg, /^<svg/);
   t.regex(svg, /native/);
   const csv = readFileSync(join(out, files.find((n) => n.endsWith('.csv'))!), 'utf8').trim().split('\n');
-  t.is(csv[0], 'target,op,impl,size,medianMs,minMs,maxMs,reps,inner,vars,error');
+  t.is(csv[0], 'target,op,impl,size,medianMs,minMs,maxMs,instrMedian,instrMin,instrMax,reps,inner,vars,error');
   t.true(csv.length >= 1 + j.results.length);
   // One self-contained page from the folder.
   const rep = await sealmq(['report', out]);
@@ -71,6 +71,12 @@ async function benchOn(t: ExecutionContext, port: string, board: string, emulate
   t.false(/<script|src="http|href="http/.test(html), 'no script, no external resource');
   t.log(`${j.target}: seal native 64 B ${j.results.find((r: any) => r.op === 'seal' && r.impl === 'native' && r.size === 64).medianMs.toFixed(4)} ms; firmware ${f.bundleBytes} bytes, idle ${f.idleVars} vars`);
 }
+
+test('under QEMU -icount shift=N a board millisecond is 10^6 / 2^N guest instructions', (t) => {
+  t.is(instructionsFromMs(2.95453571, 0), 2_954_536);
+  t.is(instructionsFromMs(1, 1), 500_000);
+  t.is(instructionsFromMs(0, 3), 0);
+});
 
 test('sealmq bench crypto on an emulated board: every primitive, footprint, JSON/CSV/SVG, report', async (t) => {
   const dir = tmpHome('sealmq-benchc-');

@@ -10,7 +10,7 @@ import { firmwareBundle } from '../host/board/firmware-bundle.js';
 import { flashBoard } from '../host/board/flash.js';
 import { classifyPort, KNOWN_USB_IDS, listPortsSysfs } from '../host/board/ports.js';
 import { expandDevices, parseManifest, validatePlan } from '../host/board/provision-many.js';
-import { EmulatorProcess, spawnEmulator } from '../host/emulator/process.js';
+import { EmulatorProcess, spawnEmulator, spawnEmulators } from '../host/emulator/process.js';
 import { openRegistry } from '../host/registry/registry.js';
 import { BIN, loginAs, sealmq, tmpHome } from './cli-helpers.js';
 
@@ -118,11 +118,11 @@ test(`${N} emulated boards over PTYs at 115200 baud, provisioned at once; one lo
   const fw = await firmwareBundle('emulated', join(home, 'dist'));
   const boards: EmulatorProcess[] = [];
   t.teardown(async () => { await Promise.all(boards.map((b) => b.stop())); });
-  const spawnBoard = (i: number) => spawnEmulator({
+  const boardOptions = (i: number) => ({
     name: `box-${i}`, flashFile: join(home, `box-${i}.flash`), board: 'emulated', pty: join(home, `ttyBOX${i}`), baud: 115200,
   });
   const t0 = Date.now();
-  boards.push(...await Promise.all(Array.from({ length: N }, (_, i) => spawnBoard(i))));
+  boards.push(...await spawnEmulators(Array.from({ length: N }, (_, i) => boardOptions(i))));
   const flashed = await Promise.all(boards.map((b) => flashBoard({ port: b.pty!, bundle: fw.bundle, version: fw.version })));
   t.log(`flashed ${N} boards (${fw.bundle.length} bytes each) concurrently at 115200 baud in ${((Date.now() - t0) / 1000).toFixed(1)} s; per board ${flashed.map((f) => f.seconds.toFixed(1)).join(', ')} s`);
 
@@ -153,7 +153,7 @@ test(`${N} emulated boards over PTYs at 115200 baud, provisioned at once; one lo
   }
   t.log(`first run (${N} boards, one cut at the challenge step): ${wall1.toFixed(1)} s wall; per board: ${per.map((r) => `${r.device} ${r.result} ${r.seconds.toFixed(1)} s`).join(', ')}`);
 
-  boards[victim] = await spawnBoard(victim);
+  boards[victim] = await spawnEmulator(boardOptions(victim));
   const t2 = Date.now();
   const again = await runCli(['provision', '--manifest', manifest, '--broker', 'mqtt://127.0.0.1:1', '--json'], env);
   t.is(again.code, 0, again.stderr);
@@ -186,7 +186,7 @@ test('several --port with a {nn} pattern (plain table), then --replace OLD --dev
   reg.close();
   await loginAs(home, PASS); // provision needs an operator session (docs/OPERATORS.md)
   const fw = await firmwareBundle('emulated', join(home, 'dist'));
-  const boards = await Promise.all([0, 1, 2].map((i) => spawnEmulator({ name: `p-${i}`, flashFile: join(home, `p-${i}.flash`), board: 'emulated' })));
+  const boards = await spawnEmulators([0, 1, 2].map((i) => ({ name: `p-${i}`, flashFile: join(home, `p-${i}.flash`), board: 'emulated' })));
   t.teardown(async () => { await Promise.all(boards.map((b) => b.stop())); });
   await Promise.all(boards.map((b) => flashBoard({ port: b.console, bundle: fw.bundle, version: fw.version })));
 

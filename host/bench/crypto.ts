@@ -27,8 +27,22 @@ export interface CryptoBenchOptions {
   board?: string;
   /** Seals for the firmware's growth check (default 10,000). */
   seals?: number;
+  /**
+   * The board runs under QEMU's `-icount shift=N` (sealmq emulate --target qemu --icount): its clock then
+   * counts guest instructions, 2^N ns each, so every time is also reported in instructions (instrPerCall).
+   */
+  icountShift?: number;
+  /** Leave out the tweetnacl ops (minutes each on an emulated MCU). */
+  nacl?: boolean;
   /** Progress lines (stderr in the CLI). */
   onProgress?: (line: string) => void;
+}
+
+/** Guest instructions per call (median, min, max over the batches), on a board under QEMU -icount. */
+export interface InstructionFigures {
+  median: number;
+  min: number;
+  max: number;
 }
 
 export interface BenchResult {
@@ -41,6 +55,8 @@ export interface BenchResult {
   reps?: number;
   inner?: number;
   vars?: number;
+  /** With icountShift: the same times as guest instructions per call (instructionsFromMs). */
+  instr?: InstructionFigures;
   /** Why there is no figure (the op could not run, or its bundle could not be built or loaded). */
   error?: string;
 }
@@ -74,6 +90,8 @@ export interface CryptoBenchReport {
   method: string;
   sizes: number[];
   reps: number;
+  /** The QEMU -icount shift the times were converted with, or null when the board's clock is wall time. */
+  icountShift?: number | null;
   results: BenchResult[];
   footprint: Footprint;
 }
@@ -85,6 +103,13 @@ export const CRYPTO_OPS = ['aes128-cbc-encrypt', 'aes128-cbc-decrypt', 'sha256',
 export const METHOD =
   'board clock getTime(); per op one warm-up call, then one timed call sizing a batch of ~5 ms, then `reps` batches: ms per call = batch time / calls; median, min, max over the batches. ' +
   'vars = process.memory(false).usage right after one call (result still held) − process.memory(true).usage (after GC) before it. tweetnacl ops run once each.';
+
+/**
+ * Under `-icount shift=N` QEMU advances the guest's virtual clock by 2^N ns per instruction executed, and
+ * the board's getTime() runs on that clock: t ms of board time are t·10^6 / 2^N instructions. The figure
+ * counts every instruction of the call (the interpreter's included), the same run after run.
+ */
+export const instructionsFromMs = (ms: number, shift: number) => Math.round((ms * 1e6) / 2 ** shift);
 
 const BENCH_FILE = 'smqbench.js';
 const NACL_FILE = 'smqnacl.js';
@@ -100,7 +125,7 @@ async function resetBoard(repl: Repl, unlock?: () => Promise<unknown>): Promise<
 }
 
 /** Runs a Storage file and collects BENCH lines until BENCH-END (or the deadline). */
-async function runBundle(repl: Repl, logs: string[], file: string, timeoutMs: number, progress?: (l: string) => void): Promise<BenchResult[]> {
+async function runBundle(repl: Repl, logs: string[], file: string, timeoutMs: number, progress?: (l: string) => void, shift?: number): Promise<BenchResult[]> {
   logs.length = 0;
   const out: BenchResult[] = [];
   const lines = await repl.run(`eval(require("Storage").read(${JSON.stringify(file)}))`, { timeoutMs });
@@ -113,8 +138,12 @@ async function runBundle(repl: Repl, logs: string[], file: string, timeoutMs: nu
       if (m) {
         seen.add(i);
         const r = JSON.parse(m[1]) as BenchResult;
+        if (shift !== undefined && r.medianMs !== undefined) {
+          r.instr = { median: instructionsFromMs(r.medianMs, shift), min: instructionsFromMs(r.minMs!, shift), max: instructionsFromMs(r.maxMs!, shift) };
+        }
         out.push(r);
-        progress?.(`${r.op} ${r.impl}${r.size !== null ? ' ' + r.size + ' B' : ''}: ${r.error ?? r.medianMs!.toFixed(4) + ' ms'}`);
+        const fig = r.instr ? `${r.instr.median} instructions` : r.medianMs?.toFixed(4) + ' ms';
+        progress?.(`${r.op} ${r.impl}${r.size !== null ? ' ' + r.size + ' B' : ''}: ${r.error ?? fig}`);
       }
     });
     return all.some((l) => /BENCH-END/.test(l));
@@ -130,6 +159,7 @@ async function runBundle(repl: Repl, logs: string[], file: string, timeoutMs: nu
 function targetLabel(b: { BOARD: string; version: string; emulated: boolean }): string {
   if (b.emulated) return `emulated board (sealmq emulator ${b.version}, profile ${b.BOARD})`;
   if (b.BOARD === 'LINUX') return `Espruino Linux build ${b.version}`;
+  if (/QEMU/i.test(b.BOARD)) return `QEMU Cortex-M4 (STM32F405, ${b.BOARD}), Espruino ${b.version}`;
   return `real board ${b.BOARD}, Espruino ${b.version}`;
 }
 
@@ -192,17 +222,19 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     await resetBoard(repl, unlock);
     await uploadFile(repl, BENCH_FILE, bench.code);
     p(`bench bundle ${bench.bytes} bytes uploaded`);
-    const results = await runBundle(repl, logs, BENCH_FILE, 30 * 60_000, p);
+    const results = await runBundle(repl, logs, BENCH_FILE, 30 * 60_000, p, o.icountShift);
 
     // 2. tweetnacl, if it could be built.
     const naclOps = ['x25519', 'x25519-shared', 'ed25519-keypair', 'ed25519-sign', 'ed25519-verify'];
-    if (!nacl) {
+    if (o.nacl === false) {
+      for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: 'not run (--no-nacl)' });
+    } else if (!nacl) {
       for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: naclWhy });
     } else {
       await resetBoard(repl, unlock);
       try {
         await uploadFile(repl, NACL_FILE, nacl.code);
-        results.push(...(await runBundle(repl, logs, NACL_FILE, 30 * 60_000, p)));
+        results.push(...(await runBundle(repl, logs, NACL_FILE, 30 * 60_000, p, o.icountShift)));
       } catch (e) {
         for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: `tweetnacl did not load or run on the board: ${(e as Error).message}` });
       }
@@ -223,7 +255,9 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     }
     repl.detach();
     return {
-      bench: 'crypto', target, board: b, port: o.port, host: hostLabel(), date: new Date().toISOString(), method: METHOD, sizes, reps, results, footprint,
+      bench: 'crypto', target, board: b, port: o.port, host: hostLabel(), date: new Date().toISOString(),
+      method: o.icountShift === undefined ? METHOD : METHOD + ` Under QEMU -icount shift=${o.icountShift}: instructions per call = ms × 10^6 / 2^${o.icountShift} (the board's clock is the instruction count).`,
+      sizes, reps, icountShift: o.icountShift ?? null, results, footprint,
     };
   } finally {
     await link.close();

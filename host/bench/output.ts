@@ -53,7 +53,7 @@ export function cryptoSpec(r: CryptoBenchReport): vl.TopLevelSpec {
   } as vl.TopLevelSpec;
 }
 
-export const CRYPTO_COLUMNS = ['target', 'op', 'impl', 'size', 'medianMs', 'minMs', 'maxMs', 'reps', 'inner', 'vars', 'error'];
+export const CRYPTO_COLUMNS = ['target', 'op', 'impl', 'size', 'medianMs', 'minMs', 'maxMs', 'instrMedian', 'instrMin', 'instrMax', 'reps', 'inner', 'vars', 'error'];
 
 /** Writes crypto-<target>.json/.csv/.svg into dir; returns the paths. */
 export async function writeCryptoOutputs(r: CryptoBenchReport, dir: string): Promise<{ json: string; csv: string; svg: string }> {
@@ -61,7 +61,7 @@ export async function writeCryptoOutputs(r: CryptoBenchReport, dir: string): Pro
   const base = join(dir, `crypto-${slug(r.target)}`);
   const files = { json: base + '.json', csv: base + '.csv', svg: base + '.svg' };
   writeFileSync(files.json, JSON.stringify(r, null, 2) + '\n');
-  const rows: Record<string, unknown>[] = r.results.map((x) => ({ target: r.target, ...x }));
+  const rows: Record<string, unknown>[] = r.results.map(({ instr, ...x }) => ({ target: r.target, ...x, instrMedian: instr?.median, instrMin: instr?.min, instrMax: instr?.max }));
   const f = r.footprint;
   rows.push(
     { target: r.target, op: 'firmware-bundle-bytes', impl: 'firmware', medianMs: null, vars: f.bundleBytes },

@@ -2,7 +2,7 @@
 // writes JSON, CSV and an SVG plot (host/bench/output.ts). Joins the `bench` group if bench.ts made one.
 import { Command, InvalidArgumentError } from 'commander';
 import { relative } from 'node:path';
-import { benchCrypto, DEFAULT_SIZES, type CryptoBenchReport } from '../bench/crypto.js';
+import { benchCrypto, DEFAULT_SIZES, instructionsFromMs, type CryptoBenchReport } from '../bench/crypto.js';
 import { writeCryptoOutputs } from '../bench/output.js';
 import { DEFAULT_BOARD } from '../build/bundle.js';
 import { withRegistry } from './passphrase.js';
@@ -22,14 +22,17 @@ const sizeList = (v: string) => {
 
 function summary(r: CryptoBenchReport): string {
   const lines = [`target: ${r.target}  (port ${r.port}; host ${r.host})`, `method: ${r.method}`, ''];
-  lines.push('op                   impl       size   median ms     min ms     max ms   vars');
+  const icount = r.icountShift != null;
+  // Under -icount the instruction count is the figure that repeats; ms of board time are the same thing scaled.
+  lines.push('op                   impl       size   median ms     min ms     max ms   vars' + (icount ? '  instructions (median, spread)' : ''));
   for (const x of r.results) {
     const head = `${x.op.padEnd(20)} ${x.impl.padEnd(9)} ${String(x.size ?? '-').padStart(5)}`;
-    lines.push(x.error ? `${head}   — ${x.error}` : `${head} ${x.medianMs!.toFixed(4).padStart(11)} ${x.minMs!.toFixed(4).padStart(10)} ${x.maxMs!.toFixed(4).padStart(10)} ${String(x.vars).padStart(6)}`);
+    const instr = x.instr ? `  ${String(x.instr.median).padStart(12)}  ±${(((x.instr.max - x.instr.min) / 2 / Math.max(1, x.instr.median)) * 100).toFixed(2)}%` : '';
+    lines.push(x.error ? `${head}   — ${x.error}` : `${head} ${x.medianMs!.toFixed(4).padStart(11)} ${x.minMs!.toFixed(4).padStart(10)} ${x.maxMs!.toFixed(4).padStart(10)} ${String(x.vars).padStart(6)}${instr}`);
   }
   const f = r.footprint;
   lines.push('', `firmware: ${f.bundleBytes} bytes (${((100 * f.bundleBytes) / f.bundleBudget).toFixed(1)}% of ${f.bundleBudget}), idle ${f.idleVars ?? '-'} vars, ${f.varsPerSeal ?? '-'} vars per seal, ` +
-    `growth ${f.growthVars ?? '-'} vars over ${f.seals} seals, ${f.sealMs !== null ? f.sealMs.toFixed(3) : '-'} ms per seal${f.note ? ` (${f.note})` : ''}`);
+    `growth ${f.growthVars ?? '-'} vars over ${f.seals} seals, ${f.sealMs !== null ? f.sealMs.toFixed(3) : '-'} ms per seal${f.sealMs !== null && r.icountShift != null ? ` (${instructionsFromMs(f.sealMs, r.icountShift)} instructions)` : ''}${f.note ? ` (${f.note})` : ''}`);
   if (f.peakVarsPerSeal !== undefined) lines.push(`transient peak of one seal: ${f.peakVarsPerSeal ?? '-'} variables (DESIGN.md §8 budget: 300)${f.peakNote ? ` — ${f.peakNote}` : ''}`);
   return lines.join('\n') + '\n';
 }
@@ -45,6 +48,11 @@ export function registerBenchCrypto(program: Command): void {
     .option('--seals <n>', 'seals for the firmware growth check', positive('--seals', 1_000_000), 10_000)
     .option('--board <name>', 'board profile the bundles are built for', DEFAULT_BOARD)
     .option('--device <id>', 'a provisioned board: unlock its console with its password from the registry (docs/FIELD.md)')
+    .option('--icount [shift]', 'the board runs under QEMU -icount shift=N (sealmq emulate --target qemu --icount): also report every op in guest instructions', (v: string) => {
+      if (!/^\d+$/.test(v) || Number(v) > 10) throw new InvalidArgumentError('--icount: the shift QEMU runs with, 0..10');
+      return Number(v);
+    })
+    .option('--no-nacl', 'leave out the tweetnacl ops (seconds each on Espruino\'s Linux build, minutes on an emulated MCU)')
     .option('--json', 'print the report as JSON on stdout')
     .option('--out <dir>', 'where to write the JSON, CSV and SVG', 'bench-out')
     .action(async (o) => {
@@ -52,6 +60,7 @@ export function registerBenchCrypto(program: Command): void {
       const r = await benchCrypto({
         consolePasswords, device: o.device,
         port: o.port, sizes: o.sizes, reps: o.reps, seals: o.seals, board: o.board,
+        icountShift: o.icount === true ? 0 : o.icount, nacl: o.nacl,
         onProgress: o.json ? undefined : (l) => process.stderr.write(l + '\n'),
       });
       const files = await writeCryptoOutputs(r, o.out);

@@ -65,8 +65,8 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
     let out = '';
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(deviceError(`emulated board ${o.name} did not start within ${(o.startTimeoutMs ?? 15000) / 1000} s`));
-    }, o.startTimeoutMs ?? 15000);
+      reject(deviceError(`emulated board ${o.name} did not start within ${(o.startTimeoutMs ?? 30000) / 1000} s`));
+    }, o.startTimeoutMs ?? 30000);
     const early = (code: number | null) => {
       clearTimeout(timer);
       reject(deviceError(`emulated board ${o.name} exited at start (code ${code}): ${err.trim()}`));
@@ -84,4 +84,16 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
       }
     });
   });
+}
+
+/**
+ * Starts several boards at once. If one fails to start, the others are stopped before the error is passed
+ * on: a board left running would hold its caller's event loop open for ever (a test worker that never ends).
+ */
+export async function spawnEmulators(list: EmulatorProcessOptions[]): Promise<EmulatorProcess[]> {
+  const settled = await Promise.allSettled(list.map((o) => spawnEmulator(o)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<EmulatorProcess>).value);
+  await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+  throw failed.reason;
 }
