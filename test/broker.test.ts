@@ -65,7 +65,7 @@ function code(w: World, id: string, offsetSteps = 0): string {
 }
 
 function options(o: IClientOptions): IClientOptions {
-  return { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, clean: true, ...o };
+  return { reconnectPeriod: 0, connectTimeout: 20_000, protocolVersion: 4, clean: true, ...o };
 }
 
 async function connect(w: World, o: IClientOptions): Promise<MqttClient> {
