@@ -23,6 +23,8 @@ export interface EmulatorProcessOptions {
   nativeCrypto?: boolean;
   /** The Espruino version it reports (before 2v25: no packet protocol). */
   firmwareVersion?: string;
+  /** Serve the profile's UART (a "uart" network board) on a free loopback port: EmulatorProcess.uart. */
+  uart?: boolean;
   /** Lines the emulator prints on stderr (diagnostics). */
   onStderr?: (line: string) => void;
   startTimeoutMs?: number;
@@ -33,6 +35,8 @@ export interface EmulatorProcess {
   /** tcp://127.0.0.1:PORT */
   console: string;
   pty?: string;
+  /** tcp://127.0.0.1:PORT: the board's UART for MQTT (with the uart option), for `sealmq gateway --uart`. */
+  uart?: string;
   proc: ChildProcess;
   /** SIGTERM and wait for the exit. */
   stop(): Promise<void>;
@@ -45,6 +49,7 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
   if (o.target && o.target !== 'emulated') args.push('--target', o.target);
   else if (o.board) args.push('--board', o.board);
   if (o.pty) args.push('--pty', o.pty);
+  if (o.uart) args.push('--uart', 'tcp://127.0.0.1:0');
   if (o.baud) args.push('--baud', String(o.baud));
   if (o.nativeCrypto === false) args.push('--no-native-crypto');
   if (o.firmwareVersion) args.push('--firmware-version', o.firmwareVersion);
@@ -77,10 +82,11 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
       const m = /^console (tcp:\/\/\S+)\n/m.exec(out);
       const needPty = !!o.pty;
       const p = /^pty (\S+)\n/m.exec(out);
-      if (m && (!needPty || p)) {
+      const u = /^uart (tcp:\/\/\S+)\n/m.exec(out);
+      if (m && (!needPty || p) && (!o.uart || u)) {
         clearTimeout(timer);
         proc.off('exit', early);
-        resolve({ name: o.name, console: m[1], pty: p?.[1], proc, stop: end('SIGTERM'), cut: end('SIGKILL') });
+        resolve({ name: o.name, console: m[1], pty: p?.[1], uart: u?.[1], proc, stop: end('SIGTERM'), cut: end('SIGKILL') });
       }
     });
   });
