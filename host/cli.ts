@@ -9,6 +9,7 @@ import { register as registerDevices } from './commands/devices.js';
 import { register as registerUsers } from './commands/users.js';
 import { register as registerLogin } from './commands/login.js';
 import { register as registerBroker } from './commands/broker.js';
+import { register as registerGateway } from './commands/gateway.js';
 import { register as registerVerify } from './commands/verify.js';
 import { register as registerProvision } from './commands/provision.js';
 import { register as registerSend } from './commands/send.js';
@@ -44,6 +45,7 @@ export function makeProgram(): Command {
   registerUsers(program);
   registerLogin(program);
   registerBroker(program);
+  registerGateway(program);
   registerVerify(program);
   registerProvision(program);
   registerSend(program);
