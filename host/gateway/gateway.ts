@@ -99,6 +99,8 @@ interface Session {
   sock?: Socket;
   hold?: NodeJS.Timeout;
   connected: boolean;
+  /** The board ended the session before its broker connection was up: send what it sent, then close. */
+  flushThenEnd?: boolean;
   /** Packets for the broker while it is being connected. */
   queue: Buffer[];
   queued: number;
@@ -166,16 +168,19 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     session = undefined;
     s.over = true;
     if (s.hold) clearTimeout(s.hold);
-    // end(), not destroy(): packets already written (the board's last frames before its 0x00) still reach the broker.
-    if (s.sock) {
-      const c = s.sock;
-      c.end();
-      setTimeout(() => c.destroy(), 2000).unref();
-    }
+    // end(), not destroy(): packets already written (the board's last frames before its 0x00) still reach the
+    // broker; a board that ends while its broker connection is still being made has them sent once it is.
+    if (s.sock && !s.connected && reason === 'board-end') s.flushThenEnd = true;
+    else if (s.sock) closeGently(s.sock);
     if (reason !== 'board-end' && reason !== 'reconnect') board.endSession();
     if (tellBoard) toUart(Buffer.from([END_BYTE]));
-    if (!s.connected) brokerFails++;
+    if (reason === 'broker-unreachable') brokerFails++;
     emit({ type: 'session-closed', session: s.id, clientId: s.clientId, reason, seconds: (Date.now() - s.t0) / 1000, toBroker: s.toBroker, toBoard: s.toBoard });
+  };
+
+  const closeGently = (c: Socket) => {
+    c.end();
+    setTimeout(() => c.destroy(), 2000).unref();
   };
 
   const toBroker = (s: Session, p: Buffer) => {
@@ -206,10 +211,16 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       s.sock = c;
       c.setNoDelay(true);
       const t = setTimeout(() => {
-        if (!s.over && !s.connected) endSession('broker-unreachable', true);
+        if (s.connected) return;
+        if (s.over) c.destroy();
+        else endSession('broker-unreachable', true);
       }, connectTimeoutMs);
       c.on('connect', () => {
         clearTimeout(t);
+        if (s.over && s.flushThenEnd) {
+          for (const p of s.queue) c.write(p);
+          return closeGently(c);
+        }
         if (s.over) return void c.destroy();
         s.connected = true;
         stats.connected++;

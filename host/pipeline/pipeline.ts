@@ -88,9 +88,10 @@ export interface PipelineOptions {
   /**
    * Boards without a network (profile network "uart", e.g. board 'emulated-uart'): each gets a gateway from
    * its UART to the broker. 'in-process' (default): host/gateway's startGateway here; 'process': a
-   * `sealmq gateway --json` process per board (so it can be killed like a real one).
+   * `sealmq gateway --json` process per board (so it can be killed like a real one); or a function that
+   * starts one for a board (another broker route, a serial path: tests), also used by restartGateway.
    */
-  gateway?: 'in-process' | 'process';
+  gateway?: 'in-process' | 'process' | GatewayStarter;
   onEvent?: (e: PipelineEvent) => void;
 }
 
@@ -125,9 +126,12 @@ export interface PipelineBoard {
   gateway?: PipelineGateway;
 }
 
+/** Starts the gateway of one board: from its UART (uart) to the broker (brokerUrl); onText gets its log lines. */
+export type GatewayStarter = (uart: string, brokerUrl: string, onText: (text: string) => void, board: PipelineBoard) => Promise<PipelineGateway>;
+
 /** A running gateway of a pipeline board (in-process or a `sealmq gateway` process). */
 export interface PipelineGateway {
-  kind: 'in-process' | 'process';
+  kind: 'in-process' | 'process' | 'custom';
   /** In-process only: its counts. */
   stats?(): GatewayStats;
   /** A clean stop (the board is told its session ended). */
@@ -327,8 +331,12 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       boards.push({ name, deviceId: name, console: emulator.console, flashFile, emulator, uart: emulator.uart });
     }
     // Boards without a network reach the broker through a gateway on their UART, started before they dial.
-    const gatewayKind = o.gateway ?? 'in-process';
-    const gatewayFor = (b: PipelineBoard) => startBoardGateway(b.uart!, brokerUrl, gatewayKind, (text) => emit({ type: 'board', name: b.name, text }));
+    const g = o.gateway ?? 'in-process';
+    const gatewayKind = typeof g === 'function' ? 'custom' : g;
+    const gatewayFor = (b: PipelineBoard) => {
+      const onText = (text: string) => emit({ type: 'board', name: b.name, text });
+      return typeof g === 'function' ? g(b.uart!, brokerUrl, onText, b) : startBoardGateway(b.uart!, brokerUrl, g, onText);
+    };
     await Promise.all(boards.filter((b) => b.uart).map(async (b) => {
       b.gateway = await gatewayFor(b);
     }));
