@@ -60,7 +60,9 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
     await exited;
   };
   let err = '';
+  let said = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    if (said.length < 4096) said += d;
     err += d;
     const lines = err.split('\n');
     err = lines.pop()!;
@@ -74,9 +76,10 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
     }, o.startTimeoutMs ?? 15000);
     const early = (code: number | null) => {
       clearTimeout(timer);
-      reject(deviceError(`emulated board ${o.name} exited at start (code ${code}): ${err.trim()}`));
+      reject(deviceError(`emulated board ${o.name} exited at start (code ${code}): ${said.trim()}`));
     };
-    proc.once('exit', early);
+    // 'close': after its stderr is read to the end, so the reason it gave is in the message.
+    proc.once('close', early);
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       const m = /^console (tcp:\/\/\S+)\n/m.exec(out);
@@ -85,7 +88,7 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
       const u = /^uart (tcp:\/\/\S+)\n/m.exec(out);
       if (m && (!needPty || p) && (!o.uart || u)) {
         clearTimeout(timer);
-        proc.off('exit', early);
+        proc.off('close', early);
         resolve({ name: o.name, console: m[1], pty: p?.[1], uart: u?.[1], proc, stop: end('SIGTERM'), cut: end('SIGKILL') });
       }
     });
