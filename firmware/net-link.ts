@@ -48,13 +48,19 @@ export const publishUp = (f: Uint8Array) => {
   return up;
 };
 
-/** Forgets the socket and timers (Espruino's clearTimeout(undefined) throws, clearTimeout() clears all). */
+/** Clears the dial/back-off timer (Espruino's clearTimeout(undefined) throws, clearTimeout() clears all). */
+const untime = () => {
+  if (timer !== undefined) clearTimeout(timer);
+  timer = undefined;
+};
+
+/** Forgets the socket and timers. */
 const reset = () => {
   const s = sock;
   gen++;
-  if (timer !== undefined) clearTimeout(timer);
+  untime();
   if (ping !== undefined) clearInterval(ping);
-  timer = ping = undefined;
+  ping = undefined;
   up = false;
   sock = null;
   buf = '';
@@ -84,10 +90,9 @@ const onPacket = (k: Packet) => {
   if (k.t === 2) {
     const rc = connackCode(k);
     if (rc) return drop('refused ' + rc);
-    if (timer !== undefined) clearTimeout(timer);
+    untime();
     up = true;
     tries = 0;
-    timer = undefined;
     (sock as NetSocket).write(subscribe(1, topic('down')));
     ping = setInterval(() => {
       if (getTime() - heard > 90) drop('silent');
