@@ -15,6 +15,8 @@ declare const __NETWORK__: 'wifi' | 'native' | 'uart';
 declare const __UART__: EspruinoSerial;
 /** On "uart" boards: its baud rate (0 elsewhere). */
 declare const __UART_BAUD__: number;
+/** Which sensor kinds the board's profile has, as build constants (`__HAS__.analog` is true or false). */
+declare const __HAS__: { temperature: boolean; analog: boolean; digital: boolean; free: boolean; uptime: boolean };
 /** sealmq's version (package.json), injected by the bundler. */
 declare const __VERSION__: string;
 /**

@@ -121,7 +121,8 @@ export function firmwareBoardInfo(p: BoardProfile): FirmwareBoardInfo {
  * The esbuild defines a board's bundle is built with: __BOARD__ (the profile's part the firmware reads),
  * __NETWORK__ (the network kind, a constant: a comparison against it folds, and esbuild removes the other
  * kinds' code), __UART__ (the UART's global, e.g. Serial2, as an identifier; null elsewhere) and
- * __UART_BAUD__.
+ * __UART_BAUD__, and __HAS__.<kind> for each sensor kind (whether the profile has one: the sampling code
+ * of the kinds it lacks is dropped).
  */
 export function boardDefines(p: BoardProfile): Record<string, string> {
   return {
@@ -129,5 +130,6 @@ export function boardDefines(p: BoardProfile): Record<string, string> {
     __NETWORK__: JSON.stringify(p.network),
     __UART__: p.uart ? p.uart.port : 'null',
     __UART_BAUD__: String(p.uart ? p.uart.baud : 0),
+    ...Object.fromEntries(KINDS.map((k) => [`__HAS__.${k}`, String(p.sensors.some((s) => s.kind === k))])),
   };
 }
