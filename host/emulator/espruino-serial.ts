@@ -5,9 +5,12 @@
 // byte), as a Serial's #ondata does. The wire is the host's: bytes written go to `transmit`, bytes that
 // arrive come in through the returned `receive`.
 //
-// Where the emulator chooses (and says so): nothing is sent or received before setup() (firmware must set
-// its UART up), and bytes that arrive while no 'data' listener is attached are dropped (Espruino would keep them for
-// read(); the firmware always listens). Event methods (on, removeAllListeners) are every object's.
+// Flow control is off unless setup() asks for {flow: "xon"} (jswrap_serial_setup), so every byte value
+// passes: the emulator has none. Where the emulator chooses (and says so): nothing is sent or received
+// before setup() (Espruino sets a USART up at 9600 baud on a first write; here a firmware that forgets
+// setup() is caught), and bytes that arrive while no 'data' listener is attached are dropped (Espruino
+// keeps them for read(); the firmware always listens). Event methods (on, removeAllListeners) are every
+// object's.
 import { bytesOf, binaryString, type Realm } from './realm.js';
 
 export interface SerialHost {
@@ -42,8 +45,9 @@ export function serialObject(h: SerialHost): EmulatedSerial {
   Object.defineProperties(obj, {
     setup: {
       value: n((b?: unknown, _options?: unknown) => guard(() => {
-        const v = b === undefined ? 9600 : Number(b);
-        if (!Number.isFinite(v) || v <= 0) throw realm.error('Error', `Invalid baud rate ${String(b)}`);
+        // jswrap_serial_setup: the default is 9600; a rate ≤ 100 or over 10 M is refused (and the port left as it was).
+        const v = b === undefined ? 9600 : Math.trunc(Number(b));
+        if (!(v > 100 && v <= 10_000_000)) throw realm.error('Error', 'Invalid baud rate specified');
         baud = v;
       })),
       enumerable: false,
