@@ -29,8 +29,15 @@ export type FromBoard =
   | { type: 'packet'; packet: Buffer }
   /** The session ends here (the board's 0x00, or what the gateway refuses). */
   | { type: 'end'; reason: EndReason }
-  /** Bytes outside any session that are not a CONNECT, skipped. */
+  /** Bytes outside any session that are not a CONNECT (nor a 0x00 end mark), skipped. */
   | { type: 'skip'; bytes: number };
+
+/** Bytes in b[from, to) that are not 0x00: a 0x00 outside a session is a board's end mark, not noise. */
+const noise = (b: Buffer, from: number, to: number) => {
+  let n = 0;
+  for (let i = from; i < to; i++) if (b[i] !== END_BYTE) n++;
+  return n;
+};
 
 interface Header {
   /** Bytes of fixed header (type byte + Remaining Length). */
@@ -114,11 +121,11 @@ export class BoardStream {
         // Resynchronise: the next CONNECT candidate.
         const i = b.indexOf(0x10);
         if (i < 0) {
-          skipped += b.length;
+          skipped += noise(b, 0, b.length);
           b = b.subarray(b.length);
           break;
         }
-        skipped += i;
+        skipped += noise(b, 0, i);
         b = b.subarray(i);
         const c = this.candidate(b);
         if (c === 'partial') break;
