@@ -315,3 +315,32 @@ test('CLI: sealmq gateway exits 4 with one clear line when the UART cannot be op
   t.is(help.code, 0);
   t.regex(help.stdout, /Examples:\n\s+sealmq gateway --uart tcp:\/\//);
 });
+
+test('CLI: sealmq gateway --json prints JSON lines per event, and SIGTERM stops it cleanly (exit 0, the board told)', async (t) => {
+  const uart = await endpoint();
+  const broker = await endpoint();
+  t.teardown(async () => { await uart.close(); await broker.close(); });
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const bin = fileURLToPath(new URL('../../bin/sealmq.js', import.meta.url));
+  const board = uart.next();
+  const p = spawn(process.execPath, [bin, 'gateway', '--uart', uart.url, '--broker', `mqtt://127.0.0.1:${broker.port}`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  const b = await board;
+  const bc = broker.next();
+  b.write(CONNECT);
+  await bc;
+  await until(() => out.includes('"session-open"'), 10_000);
+  const code = await new Promise<number | null>((r) => {
+    p.once('exit', (c) => r(c));
+    p.kill('SIGTERM');
+  });
+  t.is(code, 0);
+  const events = out.trim().split('\n').map((l) => JSON.parse(l));
+  t.deepEqual(events.map((e) => e.type), ['uart-open', 'session-open', 'session-closed', 'stopped']);
+  t.like(events[2], { reason: 'stopped', clientId: 'node-07' });
+  t.true(events.every((e) => typeof e.at === 'string'));
+  await until(() => bytes(uart.received[0]).length === 2);
+  t.deepEqual(bytes(uart.received[0]), Buffer.from([0, 0]), 'open, then the stop');
+});
