@@ -6,6 +6,17 @@
 
 /** The board profile the bundler injects (boards/<name>.json, trimmed to what the firmware reads). */
 declare const __BOARD__: BoardInfo;
+/**
+ * The board's network kind (boards/<name>.json "network"), a constant injected by the bundler: code
+ * under `__NETWORK__ === 'wifi'` exists only in wifi boards' bundles, and so on.
+ */
+declare const __NETWORK__: 'wifi' | 'native' | 'uart';
+/** On "uart" boards: the UART the MQTT stream goes over (e.g. Serial2, the global itself); null elsewhere. */
+declare const __UART__: EspruinoSerial;
+/** On "uart" boards: its baud rate (0 elsewhere). */
+declare const __UART_BAUD__: number;
+/** Which sensor kinds the board's profile has, as build constants (`__HAS__.analog` is true or false). */
+declare const __HAS__: { temperature: boolean; analog: boolean; digital: boolean; free: boolean; uptime: boolean };
 /** sealmq's version (package.json), injected by the bundler. */
 declare const __VERSION__: string;
 /**
@@ -27,8 +38,6 @@ interface BoardSensor {
 
 interface BoardInfo {
   name: string;
-  /** "wifi": require("Wifi").connect first (ESP32); "native": the OS's network (Linux build, emulated board). */
-  network: string;
   /** Default K of "save every K" (RFC 8613 App. B.1.1) when the config gives none. */
   counterBlock: number;
   sensors: BoardSensor[];
@@ -113,6 +122,15 @@ interface CryptoModule {
 interface NetSocket extends EspruinoEmitter {
   write(data: string): boolean;
   end(data?: string): void;
+}
+
+/**
+ * A UART (Serial1, Serial2, … in src/jswrap_serial.c): setup(baud) configures it (8N1), write(data) sends a
+ * string's chars as bytes, 'data' events carry what arrived as a string (one char per byte).
+ */
+interface EspruinoSerial extends EspruinoEmitter {
+  setup(baud: number, options?: { rx?: any; tx?: any }): void;
+  write(data: string): void;
 }
 
 interface NetModule {

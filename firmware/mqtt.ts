@@ -63,8 +63,8 @@ export const publish = (topic: string, payload: string) => frame(0x30, str(topic
 export const split = (buf: string, max: number): { p: Packet[]; r: string } | string => {
   const p: Packet[] = [];
   let o = 0;
-  for (;;) {
-    if (buf.length - o < 2) break;
+  // A lone first byte is judged at once (a UART gateway's 0x00, docs/PROTOCOL.md, needs no second byte).
+  while (o < buf.length) {
     const h = buf.charCodeAt(o);
     let i = o + 1;
     let n = 0;

@@ -3,7 +3,11 @@
  * CONNECT with a fresh TOTP as password, CONNACK check, SUBSCRIBE to <prefix>/<id>/down, PINGREQ keep
  * alive, QoS 0 PUBLISH, incoming PUBLISH reassembled across TCP segments, and reconnection with jittered
  * exponential back-off (Math.random is fine for jitter, never for secrets). On "wifi" boards the Wifi
- * association comes first, then SNTP sets the clock the TOTP needs.
+ * association comes first, then SNTP sets the clock the TOTP needs. On "uart" boards the same byte stream
+ * goes over the board's UART (__UART__, e.g. Serial2) to `sealmq gateway`: the UART stands in for the
+ * socket (same write, same 'data' strings), a CONNECT starts a session, and a 0x00 byte (no MQTT packet
+ * starts with it) ends one, either way (docs/PROTOCOL.md, "MQTT over a UART"). Each network kind's code is
+ * only in its boards' bundles (__NETWORK__ is a build constant).
  */
 import { connackCode, connect, connectAnon, Packet, PINGREQ, publish, readPublish, split, subscribe } from './mqtt.js';
 import { espruinoRequire } from './modules.js';
@@ -44,13 +48,19 @@ export const publishUp = (f: Uint8Array) => {
   return up;
 };
 
-/** Forgets the socket and timers (Espruino's clearTimeout(undefined) throws, clearTimeout() clears all). */
+/** Clears the dial/back-off timer (Espruino's clearTimeout(undefined) throws, clearTimeout() clears all). */
+const untime = () => {
+  if (timer !== undefined) clearTimeout(timer);
+  timer = undefined;
+};
+
+/** Forgets the socket and timers. */
 const reset = () => {
   const s = sock;
   gen++;
-  if (timer !== undefined) clearTimeout(timer);
+  untime();
   if (ping !== undefined) clearInterval(ping);
-  timer = ping = undefined;
+  ping = undefined;
   up = false;
   sock = null;
   buf = '';
@@ -62,11 +72,16 @@ const later = (f: () => void) => {
   timer = setTimeout(f, Math.min(30, 0.5 * Math.pow(2, tries++)) * (500 + Math.random() * 500));
 };
 
-/** Drops the session and, unless stopped, dials again after the back-off. (Espruino's end() never throws.) */
+/** Ends a connection: a socket's end() (never throws on Espruino), or 0x00 down the UART (the gateway closes). */
+const bye = (s: NetSocket | null) => {
+  if (s) __NETWORK__ === 'uart' ? s.write('\0') : s.end();
+};
+
+/** Drops the session and, unless stopped, dials again after the back-off. */
 const drop = (why: string) => {
   const s = reset();
   print('mqtt: ' + why);
-  if (s) s.end();
+  bye(s);
   if (cfg) later(dial);
 };
 
@@ -75,10 +90,9 @@ const onPacket = (k: Packet) => {
   if (k.t === 2) {
     const rc = connackCode(k);
     if (rc) return drop('refused ' + rc);
-    if (timer !== undefined) clearTimeout(timer);
+    untime();
     up = true;
     tries = 0;
-    timer = undefined;
     (sock as NetSocket).write(subscribe(1, topic('down')));
     ping = setInterval(() => {
       if (getTime() - heard > 90) drop('silent');
@@ -91,19 +105,26 @@ const onPacket = (k: Packet) => {
   }
 };
 
-/** Opens the TCP connection and sends CONNECT; gives up on it after 10 s without CONNACK. */
+/** Opens the TCP connection (or takes the UART) and sends CONNECT; gives up on it after 10 s without CONNACK. */
 function dial(): void {
   reset();
   const c = cfg as Config;
   const g = gen;
   let s: NetSocket;
-  try {
-    s = espruinoRequire('net').connect({ host: c.broker.host, port: c.broker.port }, () => {
-      if (g === gen) s.write(__PLAIN__ ? connectAnon(c.id, KEEPALIVE) : connect(c.id, c.id, devTotp(), KEEPALIVE));
-    });
-  } catch (e) {
-    return drop('' + e);
-  }
+  const hello = () => {
+    if (g === gen) s.write(__PLAIN__ ? connectAnon(c.id, KEEPALIVE) : connect(c.id, c.id, devTotp(), KEEPALIVE));
+  };
+  if (__NETWORK__ === 'uart') {
+    // The UART is always "connected": its one 'data' listener is this session's; CONNECT goes out at once.
+    s = __UART__ as unknown as NetSocket;
+    s.removeAllListeners('data');
+    hello();
+  } else
+    try {
+      s = espruinoRequire('net').connect({ host: c.broker.host, port: c.broker.port }, hello);
+    } catch (e) {
+      return drop('' + e);
+    }
   sock = s;
   heard = getTime();
   timer = setTimeout(() => drop('timeout'), 10000);
@@ -115,9 +136,10 @@ function dial(): void {
     buf = r.r;
     for (let i = 0; i < r.p.length && g === gen; i++) onPacket(r.p[i]);
   });
-  s.on('close', () => {
-    if (g === gen) drop('closed');
-  });
+  if (__NETWORK__ !== 'uart')
+    s.on('close', () => {
+      if (g === gen) drop('closed');
+    });
 }
 
 /** Associates with the access point (ESP32), retrying with back-off, then sets SNTP (if offered) and dials. */
@@ -140,7 +162,8 @@ export const linkStart = (c: Config, onMessage: (payload: string) => void) => {
   cfg = c;
   onMsg = onMessage;
   tries = 0;
-  if (__BOARD__.network === 'wifi' && c.wifi) join(c.wifi);
+  if (__NETWORK__ === 'uart') __UART__.setup(__UART_BAUD__);
+  if (__NETWORK__ === 'wifi' && c.wifi) join(c.wifi);
   else dial();
 };
 
@@ -148,5 +171,5 @@ export const linkStart = (c: Config, onMessage: (payload: string) => void) => {
 export const linkStop = () => {
   const s = reset();
   cfg = null;
-  if (s) s.end();
+  bye(s);
 };

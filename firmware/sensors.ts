@@ -4,7 +4,8 @@
  * since boot). A sensor that fails or reads NaN (the Linux build has no thermometer) reports null.
  */
 
-const boot = getTime();
+// Pure: dropped from bundles whose board has no uptime sensor.
+const boot = /* @__PURE__ */ getTime();
 
 /** Interpreter variables free now (without a garbage collection first). */
 export const freeVars = () => process.memory(false).free;
@@ -17,8 +18,10 @@ export const sample = (list: BoardSensor[]) => {
     const k = s.kind;
     let v = NaN;
     try {
-      v = k === 'temperature' ? E.getTemperature() : k === 'analog' ? analogRead(s.pin!) : k === 'digital' ? digitalRead(s.pin!) :
-        k === 'free' ? freeVars() : k === 'uptime' ? getTime() - boot : NaN;
+      // __HAS__.<kind> is a build constant (the profile's sensor kinds): the kinds a board lacks fold away.
+      v = __HAS__.temperature && k === 'temperature' ? E.getTemperature() : __HAS__.analog && k === 'analog' ? analogRead(s.pin!) :
+        __HAS__.digital && k === 'digital' ? digitalRead(s.pin!) : __HAS__.free && k === 'free' ? freeVars() :
+        __HAS__.uptime && k === 'uptime' ? getTime() - boot : NaN;
     } catch (e) {}
     d[s.name] = isFinite(v) ? Math.round(v * 1000) / 1000 : null;
   }

@@ -24,6 +24,7 @@ const COMMANDS: [string, () => Promise<Registrar[]>][] = [
   ['logout', async () => [(await import('./commands/login.js')).register]],
   ['whoami', async () => [(await import('./commands/login.js')).register]],
   ['broker', async () => [(await import('./commands/broker.js')).register]],
+  ['gateway', async () => [(await import('./commands/gateway.js')).register]],
   ['verify', async () => [(await import('./commands/verify.js')).register]],
   ['provision', async () => [(await import('./commands/provision.js')).register]],
   ['send', async () => [(await import('./commands/send.js')).register]],

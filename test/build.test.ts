@@ -14,7 +14,7 @@ import { repoRoot } from '../host/protocol/vectors.js';
 const tmp = () => mkdtempSync(join(tmpdir(), 'sealmq-build-'));
 const constructs = (code: string) => checkEspruino(code).map((v) => v.construct);
 
-for (const board of ['esp32', 'linux', 'emulated']) {
+for (const board of ['esp32', 'linux', 'emulated', 'emulated-uart']) {
   test(`builds dist/firmware.js and dist/selftest.js for ${board} within the 16 KB budget (DESIGN.md §8)`, async (t) => {
     const out = tmp();
     try {
@@ -31,6 +31,23 @@ for (const board of ['esp32', 'linux', 'emulated']) {
     }
   });
 }
+
+test('each bundle carries only its own network kind\'s code: Wifi join on wifi boards, the UART on uart boards (__NETWORK__ folds)', async (t) => {
+  const code = async (board: string) => (await buildFirmware({ board, write: false, selftest: false })).firmware.code;
+  const [esp32, emulated, uart] = await Promise.all([code('esp32'), code('emulated'), code('emulated-uart')]);
+  t.true(esp32.includes('"Wifi"') && esp32.includes('"net"'));
+  t.false(esp32.includes('Serial2'));
+  t.false(emulated.includes('"Wifi"'), 'no Wifi join on a native board');
+  t.true(emulated.includes('"net"'));
+  t.false(emulated.includes('Serial2'));
+  t.false(uart.includes('"Wifi"'));
+  t.false(uart.includes('"net"'), 'no TCP socket on a uart board');
+  t.regex(uart, /Serial2\.setup\(115200\)/);
+  t.false(/__NETWORK__|__UART__/.test(esp32 + emulated + uart));
+  const plain = (await buildFirmware({ board: 'emulated-uart', write: false, plain: true })).firmware;
+  t.true(plain.bytes <= FIRMWARE_BUDGET);
+  t.regex(plain.code, /Serial2/);
+});
 
 const refusals: [string, string, RegExp][] = [
   ['firmware-map.ts', 'global Map', /test\/fixtures\/firmware-map\.ts:4:/],
@@ -175,10 +192,15 @@ test('regexProblems: only what Espruino\'s matcher lacks', (t) => {
 });
 
 test('board profiles: every boards/*.json validates; bad ones name the field', (t) => {
-  t.deepEqual(listBoards(), ['emulated', 'esp32', 'linux']);
+  t.deepEqual(listBoards(), ['emulated', 'emulated-uart', 'esp32', 'linux']);
   for (const b of listBoards()) t.is(loadBoard(b).name, b);
   const good = JSON.parse(readFileSync(join(repoRoot(), 'boards', 'esp32.json'), 'utf8'));
   t.throws(() => validateBoard({ ...good, network: 'lora' }, 'x'), { message: /network/ });
+  t.throws(() => validateBoard({ ...good, network: 'uart' }, 'x'), { message: /uart is required/ });
+  t.throws(() => validateBoard({ ...good, network: 'uart', uart: { port: 'Serial9', baud: 115200 } }, 'x'), { message: /uart\.port/ });
+  t.throws(() => validateBoard({ ...good, network: 'uart', uart: { port: 'Serial2', baud: 0 } }, 'x'), { message: /uart\.baud/ });
+  t.throws(() => validateBoard({ ...good, uart: { port: 'Serial2', baud: 115200 } }, 'x'), { message: /only for network "uart"/ });
+  t.is(validateBoard({ ...good, network: 'uart', uart: { port: 'Serial2', baud: 115200 } }, 'x').uart!.port, 'Serial2');
   t.throws(() => validateBoard({ ...good, sensors: [{ name: 'a', kind: 'analog' }] }, 'x'), { message: /sensors\[0\]\.pin/ });
   t.throws(() => validateBoard({ ...good, crypto: {} }, 'x'), { message: /crypto\.native/ });
   t.throws(() => loadBoard('nope'), { message: /no board profile/ });

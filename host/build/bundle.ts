@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { SealmqError } from '../errors.js';
 import { repoRoot } from '../protocol/vectors.js';
-import { type BoardProfile, firmwareBoardInfo, loadBoard } from './boards.js';
+import { type BoardProfile, boardDefines, loadBoard } from './boards.js';
 import { checkEspruino, type Violation } from './check.js';
 import { decodeMappings, originalPosition, type SourceMapV3 } from './sourcemap.js';
 import { selftestVectors } from './vectors.js';
@@ -191,7 +191,7 @@ export async function buildFirmware(opts: BuildOptions = {}): Promise<BuildResul
   const plain = !!opts.plain;
   const outName = plain ? PLAIN_FIRMWARE : 'firmware.js';
   const defines: Record<string, string> = {
-    __BOARD__: JSON.stringify(firmwareBoardInfo(board)),
+    ...boardDefines(board),
     __VERSION__: JSON.stringify(version() + (plain ? PLAIN_VERSION_SUFFIX : '')),
     __PLAIN__: String(plain),
     __TS__: String(opts.stampScale ?? 1000),
@@ -235,7 +235,7 @@ export async function bundleScript(entry: string, outName: string, opts: { board
   const root = repoRoot();
   const board = loadBoard(opts.board ?? DEFAULT_BOARD);
   const file = isAbsolute(entry) ? entry : resolve(root, entry);
-  const r = await bundleOne(file, outName, { __BOARD__: JSON.stringify(firmwareBoardInfo(board)), __VERSION__: JSON.stringify(version()), ...opts.defines }, opts.plugins, opts.minifyIdentifiers ?? true);
+  const r = await bundleOne(file, outName, { ...boardDefines(board), __VERSION__: JSON.stringify(version()), ...opts.defines }, opts.plugins, opts.minifyIdentifiers ?? true);
   if (r.violations.length) throw new BuildRefusedError(r.violations);
   return { file: join(root, 'dist', outName), bytes: Buffer.byteLength(r.code), budget: Infinity, code: r.code };
 }

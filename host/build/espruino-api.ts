@@ -16,7 +16,7 @@ export const GLOBALS = new Set(words(`
   clearInterval changeInterval analogRead analogWrite digitalRead digitalWrite digitalPulse pinMode getPinMode
   setWatch clearWatch shiftOut setDeepSleep setSleepIndicator setBusyIndicator peek8 peek16 peek32 poke8
   poke16 poke32 btoa atob load reset save echo edit dump trace getSerial Pin Serial SPI I2C OneWire Waveform
-  StorageFile Modules HIGH LOW LED LED1 LED2 LED3 BTN BTN1 Serial1 Serial2 Serial3 LoopbackA LoopbackB
+  StorageFile Modules HIGH LOW LED LED1 LED2 LED3 BTN BTN1 Serial1 Serial2 Serial3 Serial4 Serial5 Serial6 LoopbackA LoopbackB
   Telnet USB __FILE__
 `));
 

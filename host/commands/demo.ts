@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option('--boards <n>', 'number of emulated boards', positive('boards', 32), 3)
     .option('--seconds <s>', 'how long the boards report', positive('seconds', 3600), 20)
     .option('--interval <s>', 'seconds between readings on each board', positive('interval', 3600), 1)
-    .option('--board <name>', 'board profile of the emulated boards', 'emulated')
+    .option('--board <name>', 'board profile of the emulated boards (emulated-uart: no network, MQTT over a UART through a sealmq gateway per board)', 'emulated')
     .addOption(new Option('--target <target>', 'what runs the boards: emulated (ours), or espruino (Espruino\'s own Linux interpreter, built by `npm run espruino -- linux`)').choices([...BOARD_TARGETS]).default('emulated'))
     .option('--keep', 'keep the throw-away SEALMQ_HOME (registry, flash files) and print where it is')
     .option('--pipeline <mode>', `sealed, or plain: the RESEARCH PLAIN pipeline (${PLAIN_LABEL}: no sealing, anonymous broker; needs --research-insecure)`, 'sealed')

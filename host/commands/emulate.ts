@@ -15,14 +15,14 @@ import { serveEspruino } from '../espruino/serve.js';
 import { BOARD_TARGETS } from '../emulator/process.js';
 
 /** Options only our emulated board has (the others run real firmware that decides these itself). */
-const EMULATED_ONLY = ['cuts', 'board', 'baud', 'nativeCrypto', 'firmwareVersion', 'quietBanner'] as const;
+const EMULATED_ONLY = ['cuts', 'board', 'baud', 'nativeCrypto', 'firmwareVersion', 'quietBanner', 'uart'] as const;
 
 /** Exit code of an emulator process whose power was cut in the middle of a Storage write (SIGUSR2). */
 export const EXIT_TORN_WRITE = 86;
 
-function parseConsoleUrl(v: string): { host: string; port: number } {
+function parseConsoleUrl(v: string, flag = '--console'): { host: string; port: number } {
   const m = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(v);
-  if (!m || Number(m[2]) > 65535) throw usageError(`--console: expected tcp://HOST:PORT (port 0 for any free port), got ${JSON.stringify(v)}`);
+  if (!m || Number(m[2]) > 65535) throw usageError(`${flag}: expected tcp://HOST:PORT (port 0 for any free port), got ${JSON.stringify(v)}`);
   return { host: m[1], port: Number(m[2]) };
 }
 
@@ -72,10 +72,11 @@ export function register(program: Command): void {
     .option('--board <name>', 'board profile: boards/<name>.json, or a path to a .json file (default: ESP32-like)')
     .addOption(new Option('--no-native-crypto', 'behave like a build without require("crypto")'))
     .option('--baud <n>', 'throttle console traffic both ways to this baud rate (10 bits per byte)', positiveInt('baud'))
+    .option('--uart <url>', 'serve the profile\'s UART (a "uart" network board, e.g. --board emulated-uart: MQTT for `sealmq gateway`) on tcp://127.0.0.1:PORT (0 = any free port), at the profile\'s baud rate')
     .option('--quiet-banner', 'do not print the start-up banner on the console')
     .option('--firmware-version <v>', 'the Espruino version it reports, e.g. 2v24 (before 2v25: no packet protocol)')
     .addHelpText('after', `
-Prints "console tcp://127.0.0.1:NNNN" (and "pty PATH") on stdout once the board is up.
+Prints "console tcp://127.0.0.1:NNNN" (and "pty PATH", "uart tcp://127.0.0.1:NNNN") on stdout once the board is up.
 Signals: SIGTERM/SIGINT stop cleanly; SIGKILL is a power cut (the flash file survives, as written so far);
 SIGUSR2 (emulated only) arms a torn write (prints "torn-write armed"): the next Storage write lands only
 partially and the process exits with code ${EXIT_TORN_WRITE}.
@@ -88,7 +89,8 @@ conformance and for measuring the real interpreter. --board, --baud, --cuts, --n
 Examples:
   sealmq emulate --name node-01 --console tcp://127.0.0.1:2323
   sealmq emulate --name node-01 --console tcp://127.0.0.1:0 --pty /tmp/ttyEMU0 --baud 115200
-  sealmq emulate --target espruino --name node-02 --pty /tmp/ttyESP0`)
+  sealmq emulate --target espruino --name node-02 --pty /tmp/ttyESP0
+  sealmq emulate --name node-03 --board emulated-uart --uart tcp://127.0.0.1:0   # then: sealmq gateway --uart <printed url> --broker …`)
     .action(async (o) => {
       if (o.target === 'espruino') {
         const own = EMULATED_ONLY.filter((k) => k === 'nativeCrypto' ? o.nativeCrypto === false : o[k] !== undefined);
@@ -101,6 +103,7 @@ Examples:
       if (o.name === undefined) throw usageError('--name is required (or --cuts N for a power-cut campaign)');
       if (!isDeviceId(o.name)) throw inputError(`--name: ${JSON.stringify(o.name)} is not a device id`, 'names match [a-z0-9][a-z0-9-]{0,31}');
       const { host, port } = parseConsoleUrl(o.console);
+      const uartAt = o.uart === undefined ? undefined : parseConsoleUrl(o.uart, '--uart');
       if (o.target === 'espruino') return serveEspruino({ name: o.name, host, port, pty: o.pty, flash: o.flash });
       let root = process.cwd();
       try {
@@ -125,8 +128,26 @@ Examples:
         await server.close();
         throw inputError(`cannot open the console on ${o.console}: ${(e as Error).message}`);
       }
+      // The second UART: a TCP server like QEMU's -serial tcp:…,server, one cable at a time, at the UART's pace.
+      let uartServer: ConsoleServer | undefined;
+      let uartUrl = '';
+      if (uartAt) {
+        const dev = board.uartDevice();
+        if (!dev || !profile.uart) {
+          await server.close();
+          throw usageError(`--uart: the board profile ${o.board ? JSON.stringify(o.board) : '(default)'} has no UART for MQTT`, 'use a "uart" network profile, e.g. --board emulated-uart');
+        }
+        uartServer = new ConsoleServer(dev, { baud: profile.uart.baud });
+        try {
+          uartUrl = await uartServer.listen(uartAt.port, uartAt.host);
+        } catch (e) {
+          await server.close();
+          await uartServer.close();
+          throw inputError(`cannot open the UART on ${o.uart}: ${(e as Error).message}`);
+        }
+      }
       board.powerOn();
-      process.stdout.write(`console ${url}\n` + (o.pty ? `pty ${o.pty}\n` : ''));
+      process.stdout.write(`console ${url}\n` + (o.pty ? `pty ${o.pty}\n` : '') + (uartServer ? `uart ${uartUrl}\n` : ''));
 
       let stopping = false;
       const stop = async () => {
@@ -134,6 +155,7 @@ Examples:
         stopping = true;
         board.close();
         await server.close();
+        await uartServer?.close();
         process.exit(0);
       };
       process.on('SIGTERM', stop);

@@ -57,6 +57,8 @@ export class EmulatedBoard extends EventEmitter {
   telnetOn = false;
   private idlePending = false;
   private cutWaiters: (() => void)[] = [];
+  /** Delivers bytes from the UART's wire to the current interpreter's Serial object (profile "uart"). */
+  private uartRx: ((b: Uint8Array) => void) | undefined;
   private writesBefore = 0;
 
   constructor(opts: BoardOptions) {
@@ -121,6 +123,25 @@ export class EmulatedBoard extends EventEmitter {
     if (this.powered) this.repl.idle();
   }
 
+  /**
+   * Bytes arriving on the profile's UART (a second serial port: MQTT to `sealmq gateway`). Lost while the
+   * power is off or before the firmware set the UART up, as on a wire. What the firmware sends on it is
+   * emitted as 'uart' events (Buffer).
+   */
+  uartWrite(data: Uint8Array): void {
+    if (this.powered && this.uartRx) this.uartRx(data);
+  }
+
+  /** The UART as a cable end (ConsoleServer serves it on TCP like the console); undefined without one. */
+  uartDevice(): { on(e: 'output', f: (b: Buffer) => void): unknown; off(e: 'output', f: (b: Buffer) => void): unknown; write(b: Buffer): void } | undefined {
+    if (!this.profile.uart) return undefined;
+    return {
+      on: (_e, f) => this.on('uart', f),
+      off: (_e, f) => this.off('uart', f),
+      write: (b) => this.uartWrite(b),
+    };
+  }
+
   /** E.reboot() from outside: a reset with the power kept (flash kept, RAM lost). */
   reboot(): void {
     if (this.powered) this.softBoot('power');
@@ -158,6 +179,7 @@ export class EmulatedBoard extends EventEmitter {
   private dropInterpreter(): void {
     this.gen++;
     this.packets?.dispose();
+    this.uartRx = undefined;
     this.timers?.clearAll();
     this.timers = undefined;
     for (const s of this.sockets) s.destroy();
@@ -268,6 +290,15 @@ export class EmulatedBoard extends EventEmitter {
       rejection: (e) => {
         if (!alive()) return;
         host.print(`Uncaught Error: Unhandled promise rejection: ${thrownText(e)}\n`);
+      },
+      uart: this.profile.uart && {
+        port: this.profile.uart.port,
+        transmit: (b) => {
+          if (alive()) this.emit('uart', Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+        },
+        attach: (rx) => {
+          this.uartRx = (b) => alive() && rx(b);
+        },
       },
     };
     this.sandbox = createSandbox(host);

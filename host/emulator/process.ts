@@ -23,6 +23,8 @@ export interface EmulatorProcessOptions {
   nativeCrypto?: boolean;
   /** The Espruino version it reports (before 2v25: no packet protocol). */
   firmwareVersion?: string;
+  /** Serve the profile's UART (a "uart" network board) on a free loopback port: EmulatorProcess.uart. */
+  uart?: boolean;
   /** Lines the emulator prints on stderr (diagnostics). */
   onStderr?: (line: string) => void;
   startTimeoutMs?: number;
@@ -33,6 +35,8 @@ export interface EmulatorProcess {
   /** tcp://127.0.0.1:PORT */
   console: string;
   pty?: string;
+  /** tcp://127.0.0.1:PORT: the board's UART for MQTT (with the uart option), for `sealmq gateway --uart`. */
+  uart?: string;
   proc: ChildProcess;
   /** SIGTERM and wait for the exit. */
   stop(): Promise<void>;
@@ -45,6 +49,7 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
   if (o.target && o.target !== 'emulated') args.push('--target', o.target);
   else if (o.board) args.push('--board', o.board);
   if (o.pty) args.push('--pty', o.pty);
+  if (o.uart) args.push('--uart', 'tcp://127.0.0.1:0');
   if (o.baud) args.push('--baud', String(o.baud));
   if (o.nativeCrypto === false) args.push('--no-native-crypto');
   if (o.firmwareVersion) args.push('--firmware-version', o.firmwareVersion);
@@ -55,7 +60,9 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
     await exited;
   };
   let err = '';
+  let said = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    if (said.length < 4096) said += d;
     err += d;
     const lines = err.split('\n');
     err = lines.pop()!;
@@ -69,18 +76,20 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
     }, o.startTimeoutMs ?? 30000);
     const early = (code: number | null) => {
       clearTimeout(timer);
-      reject(deviceError(`emulated board ${o.name} exited at start (code ${code}): ${err.trim()}`));
+      reject(deviceError(`emulated board ${o.name} exited at start (code ${code}): ${said.trim()}`));
     };
-    proc.once('exit', early);
+    // 'close': after its stderr is read to the end, so the reason it gave is in the message.
+    proc.once('close', early);
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       const m = /^console (tcp:\/\/\S+)\n/m.exec(out);
       const needPty = !!o.pty;
       const p = /^pty (\S+)\n/m.exec(out);
-      if (m && (!needPty || p)) {
+      const u = /^uart (tcp:\/\/\S+)\n/m.exec(out);
+      if (m && (!needPty || p) && (!o.uart || u)) {
         clearTimeout(timer);
-        proc.off('exit', early);
-        resolve({ name: o.name, console: m[1], pty: p?.[1], proc, stop: end('SIGTERM'), cut: end('SIGKILL') });
+        proc.off('close', early);
+        resolve({ name: o.name, console: m[1], pty: p?.[1], uart: u?.[1], proc, stop: end('SIGTERM'), cut: end('SIGKILL') });
       }
     });
   });

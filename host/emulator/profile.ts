@@ -21,6 +21,8 @@ export interface BoardProfile {
   telnet?: boolean;
   /** The build has Bluetooth (ESP32.enableBLE; on until turned off, kept in NVS). */
   bluetooth?: boolean;
+  /** A UART for MQTT ("uart" network boards): its global (Serial2, …) and baud rate. */
+  uart?: { port: string; baud: number };
 }
 
 export const DEFAULT_PROFILE: BoardProfile = {
@@ -47,6 +49,8 @@ export function profileFrom(json: Record<string, any>, fallbackName?: string): B
     // Present only when the board has them (absent = no Telnet console, no Bluetooth).
     ...(json.consoles?.telnet === true || json.telnet === true ? { telnet: true } : {}),
     ...(json.consoles?.bluetooth === true || json.bluetooth === true ? { bluetooth: true } : {}),
+    ...(json.uart && typeof json.uart.port === 'string' && /^Serial[1-6]$/.test(json.uart.port)
+      ? { uart: { port: json.uart.port, baud: num(json.uart.baud) ?? 115200 } } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { formatValue, PRINT_MODE } from './format.js';
 import { storageModule, type BoardStorage } from './storage.js';
 import { cryptoModule } from './espruino-crypto.js';
 import { netModule } from './espruino-net.js';
+import { serialObject } from './espruino-serial.js';
 import { estimateVars } from './memory.js';
 import { pinNumber, type FixedSeedRandom, type Sensors } from './sensors.js';
 import { crc32 } from './flash-journal.js';
@@ -57,6 +58,11 @@ export interface SandboxHost {
   /** ESP32.enableBLE(on): saved, code erased, the board restarts (never returns). */
   enableBle(on: boolean): never;
   rejection(reason: unknown): void;
+  /**
+   * The profile's UART (boards/<name>.json "uart"), as the global it names (Serial2, …): transmit gets what
+   * the firmware writes, attach gets the function that delivers bytes from the wire. Absent: no such global.
+   */
+  uart?: { port: string; transmit(b: Uint8Array): void; attach(receive: (b: Uint8Array) => void): void };
 }
 
 /** Built-ins V8 gives a context that Espruino 2v29 does not have. */
@@ -249,6 +255,14 @@ export function createSandbox(host: SandboxHost): Sandbox {
       getState: n(() => guard(() => realm.object({ BLE: ble(), Wifi: true }))),
       enableBLE: n((on: unknown) => guard(() => host.enableBle(Boolean(on)))),
     }));
+  }
+
+  // The profile's UART (and only that one: a board without it has no such global).
+  if (host.uart) {
+    const u = host.uart;
+    const serial = serialObject({ realm, guard, emit: host.emit, transmit: (b) => u.transmit(b) });
+    define(u.port, serial.object);
+    u.attach(serial.receive);
   }
 
   // The pins of an ESP32, as globals (D0…D39), so sensor code can name them as on a board.

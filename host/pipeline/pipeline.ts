@@ -22,6 +22,8 @@ import { emitMosquitto, MosquittoPolicy, writeDevicesFile } from '../broker/mosq
 import { buildFirmware, PLAIN_VERSION_SUFFIX } from '../build/bundle.js';
 import { spawnEmulator, EmulatorProcess, targetBoard, type BoardTarget } from '../emulator/process.js';
 import { usageError } from '../errors.js';
+import { startGateway, type GatewayEvent, type GatewayStats } from '../gateway/gateway.js';
+import { spawnGateway } from '../gateway/process.js';
 import { connectRepl } from '../link/repl.js';
 import { openLink } from '../link/open-link.js';
 import { openRegistry, Registry } from '../registry/registry.js';
@@ -83,6 +85,13 @@ export interface PipelineOptions {
   verifierStore?: 'registry' | 'memory';
   /** Verifier clock (ms since the epoch); default hiresNow. */
   now?: () => number;
+  /**
+   * Boards without a network (profile network "uart", e.g. board 'emulated-uart'): each gets a gateway from
+   * its UART to the broker. 'in-process' (default): host/gateway's startGateway here; 'process': a
+   * `sealmq gateway --json` process per board (so it can be killed like a real one); or a function that
+   * starts one for a board (another broker route, a serial path: tests), also used by restartGateway.
+   */
+  gateway?: 'in-process' | 'process' | GatewayStarter;
   onEvent?: (e: PipelineEvent) => void;
 }
 
@@ -111,6 +120,52 @@ export interface PipelineBoard {
   console: string;
   flashFile: string;
   emulator: EmulatorProcess;
+  /** A board without a network: its UART (tcp://…), which the pipeline's gateway relays to the broker. */
+  uart?: string;
+  /** That board's gateway. */
+  gateway?: PipelineGateway;
+}
+
+/** Starts the gateway of one board: from its UART (uart) to the broker (brokerUrl); onText gets its log lines. */
+export type GatewayStarter = (uart: string, brokerUrl: string, onText: (text: string) => void, board: PipelineBoard) => Promise<PipelineGateway>;
+
+/** A running gateway of a pipeline board (in-process or a `sealmq gateway` process). */
+export interface PipelineGateway {
+  kind: 'in-process' | 'process' | 'custom';
+  /** In-process only: its counts. */
+  stats?(): GatewayStats;
+  /** A clean stop (the board is told its session ended). */
+  stop(): Promise<void>;
+  /** Process only: SIGKILL, no goodbye. */
+  kill?(): Promise<void>;
+}
+
+/** One line for a gateway event (pipeline 'board' events, `sealmq demo`). */
+export function gatewayText(e: GatewayEvent): string | undefined {
+  switch (e.type) {
+    case 'session-open': return `gateway: session ${e.session} connected to the broker`;
+    case 'session-closed': return `gateway: session ${e.session} closed (${e.reason}); ${e.toBroker.packets} packets up, ${e.toBoard.packets} down`;
+    case 'uart-closed': return `gateway: UART closed${e.error ? ` (${e.error})` : ''}`;
+    case 'uart-open': return `gateway: UART ${e.uart} open`;
+    default: return undefined;
+  }
+}
+
+/**
+ * Starts the gateway of a board without a network: from its UART URL (tcp://HOST:PORT or a serial path; any
+ * board, emulated or QEMU) to the broker. Board-independent: pipelines call it for every board with a uart.
+ */
+export async function startBoardGateway(uart: string, brokerUrl: string, kind: 'in-process' | 'process' = 'in-process', onText?: (text: string) => void): Promise<PipelineGateway> {
+  const onEvent = (e: GatewayEvent) => {
+    const t = gatewayText(e);
+    if (t && onText) onText(t);
+  };
+  if (kind === 'process') {
+    const g = await spawnGateway({ uart, broker: brokerUrl, onEvent });
+    return { kind, stop: g.stop, kill: g.kill };
+  }
+  const g = await startGateway({ uart, broker: brokerUrl, onEvent });
+  return { kind, stats: g.stats, stop: g.stop };
 }
 
 export interface Credentials { username: string; password: string }
@@ -147,6 +202,11 @@ export interface Pipeline {
   stats(): VerifierStats;
   /** Closes the verifier's connection and opens a new one (its replay state persists in the registry). */
   restartVerifier(): Promise<void>;
+  /**
+   * A board without a network: stops its gateway (kill: SIGKILL a 'process' gateway, no goodbye), waits
+   * downMs, and starts a new one on the same UART.
+   */
+  restartGateway(name: string, opts?: { kill?: boolean; downMs?: number }): Promise<void>;
   /** Sends a command to a board and waits for its reply (sealed: through the registry's keys; plain: in clear). */
   command(deviceId: string, command: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<CommandReply>;
   /**
@@ -200,6 +260,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   let admin: Credentials | undefined;
   const cleanup = async () => {
     await verifier?.close().catch(() => {});
+    await Promise.all(boards.map((b) => b.gateway?.stop().catch(() => {})));
     await Promise.all(boards.map((b) => b.emulator.stop().catch(() => {})));
     await broker?.close().catch(() => {});
     registry?.close();
@@ -262,12 +323,24 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     verifier = await startVerifier();
     say(mode === 'plain' ? 'plain verifier subscribed (reads in clear, proves nothing)' : 'verifier subscribed');
 
-    say(target === 'espruino' ? `starting ${n} boards on Espruino's own Linux interpreter` : `starting ${n} emulated boards`);
+    const viaUart = built.board.network === 'uart';
+    say((target === 'espruino' ? `starting ${n} boards on Espruino's own Linux interpreter` : `starting ${n} emulated boards`) + (viaUart ? ` without a network (MQTT over ${built.board.uart!.port} at ${built.board.uart!.baud} baud)` : ''));
     for (const name of names) {
       const flashFile = join(home, target === 'espruino' ? `${name}.espruino.flash` : `${name}.flash`);
-      const emulator = await spawnEmulator({ name, flashFile, target, board });
-      boards.push({ name, deviceId: name, console: emulator.console, flashFile, emulator });
+      const emulator = await spawnEmulator({ name, flashFile, target, board, uart: viaUart });
+      boards.push({ name, deviceId: name, console: emulator.console, flashFile, emulator, uart: emulator.uart });
     }
+    // Boards without a network reach the broker through a gateway on their UART, started before they dial.
+    const g = o.gateway ?? 'in-process';
+    const gatewayKind = typeof g === 'function' ? 'custom' : g;
+    const gatewayFor = (b: PipelineBoard) => {
+      const onText = (text: string) => emit({ type: 'board', name: b.name, text });
+      return typeof g === 'function' ? g(b.uart!, brokerUrl, onText, b) : startBoardGateway(b.uart!, brokerUrl, g, onText);
+    };
+    await Promise.all(boards.filter((b) => b.uart).map(async (b) => {
+      b.gateway = await gatewayFor(b);
+    }));
+    if (viaUart) say(`${boards.length} gateways (${gatewayKind}): UART → ${brokerUrl}`);
     await Promise.all(boards.map(async (b) => {
       const f = await flashBoard({ port: b.console, bundle, version });
       emit({ type: 'board', name: b.name, text: `flashed ${f.bytes} bytes in ${f.seconds.toFixed(1)} s (sha256 checked on the board)` });
@@ -292,6 +365,15 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       mode, label, brokerKind, brokerUrl, brokerSecure: mode === 'sealed', prefix, home, firmware, boards,
       registry, viewer, admin, events,
       stats: () => verifier!.stats,
+      async restartGateway(name, opts = {}) {
+        const b = boards.find((x) => x.name === name || x.deviceId === name);
+        if (!b || !b.uart) throw usageError(`restartGateway: ${JSON.stringify(name)} is not a board without a network in this pipeline`);
+        const g = b.gateway;
+        b.gateway = undefined;
+        if (g) await (opts.kill && g.kill ? g.kill() : g.stop());
+        if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));
+        b.gateway = await gatewayFor(b);
+      },
       async restartVerifier() {
         const old = verifier!;
         await old.close();
