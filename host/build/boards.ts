@@ -20,8 +20,11 @@ export interface BoardProfile {
   /** process.env.BOARD on that board. */
   board: string;
   consoleBaud: number;
-  /** "wifi": the firmware joins an access point first (ESP32); "native": the OS/host network. */
-  network: 'wifi' | 'native';
+  /**
+   * "wifi": the firmware joins an access point first (ESP32); "native": the OS/host network; "uart": no
+   * network, MQTT over a serial port through `sealmq gateway` (the QEMU board).
+   */
+  network: 'wifi' | 'native' | 'uart';
   crypto: { native: boolean };
   /** Interpreter variables (process.memory().total). */
   totalVars: number;
@@ -56,7 +59,7 @@ export function validateBoard(j: any, where: string): BoardProfile {
   if (typeof j.name !== 'string' || !/^[a-z0-9-]{1,32}$/.test(j.name)) throw bad('name', 'must match [a-z0-9-]{1,32}');
   if (typeof j.board !== 'string' || !j.board) throw bad('board', 'must be the Espruino board name (process.env.BOARD)');
   if (!Number.isInteger(j.consoleBaud) || j.consoleBaud <= 0) throw bad('consoleBaud', 'must be a positive whole number');
-  if (j.network !== 'wifi' && j.network !== 'native') throw bad('network', 'must be "wifi" or "native"');
+  if (!['wifi', 'native', 'uart'].includes(j.network)) throw bad('network', 'must be "wifi", "native" or "uart"');
   if (!j.crypto || typeof j.crypto.native !== 'boolean') throw bad('crypto.native', 'must be true or false');
   if (!Number.isInteger(j.totalVars) || j.totalVars < 1000) throw bad('totalVars', 'must be a whole number ≥ 1000');
   if (j.storageBytes !== undefined && (!Number.isInteger(j.storageBytes) || j.storageBytes <= 0)) throw bad('storageBytes', 'must be a positive whole number');

@@ -6,17 +6,24 @@ import { deviceError } from '../errors.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sealmq.js', import.meta.url));
 
-/** What runs a board behind `sealmq emulate`: our emulated board, or Espruino's own Linux interpreter. */
-export type BoardTarget = 'emulated' | 'espruino';
-export const BOARD_TARGETS: readonly BoardTarget[] = ['emulated', 'espruino'];
-/** The firmware's board profile for a target's boards (the espruino target runs the Linux build). */
-export const targetBoard = (t: BoardTarget, board = 'emulated') => (t === 'espruino' ? 'linux' : board);
+/**
+ * What runs a board behind `sealmq emulate`: our emulated board, Espruino's own Linux interpreter, or
+ * Espruino's STM32 firmware on QEMU.
+ */
+export type BoardTarget = 'emulated' | 'espruino' | 'qemu';
+export const BOARD_TARGETS: readonly BoardTarget[] = ['emulated', 'espruino', 'qemu'];
+/** The firmware's board profile for a target's boards (espruino: the Linux build; qemu: boards/qemu-stm32f4). */
+export const targetBoard = (t: BoardTarget, board = 'emulated') => (t === 'espruino' ? 'linux' : t === 'qemu' ? 'qemu-stm32f4' : board);
 
 export interface EmulatorProcessOptions {
   name: string;
   flashFile: string;
-  /** Default 'emulated'. The espruino target takes no board, baud, crypto or version options. */
+  /** Default 'emulated'. The espruino and qemu targets take no board, baud, crypto or version options. */
   target?: BoardTarget;
+  /** qemu: the board's clock counts instructions. */
+  icount?: boolean;
+  /** qemu: Serial2 as a TCP server, e.g. tcp://127.0.0.1:0 (the URL it got is EmulatorProcess.uart). */
+  uart?: string;
   board?: string;
   pty?: string;
   baud?: number;
@@ -33,6 +40,8 @@ export interface EmulatorProcess {
   /** tcp://127.0.0.1:PORT */
   console: string;
   pty?: string;
+  /** qemu with `uart`: Serial2's TCP address. */
+  uart?: string;
   proc: ChildProcess;
   /** SIGTERM and wait for the exit. */
   stop(): Promise<void>;
@@ -48,6 +57,8 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
   if (o.baud) args.push('--baud', String(o.baud));
   if (o.nativeCrypto === false) args.push('--no-native-crypto');
   if (o.firmwareVersion) args.push('--firmware-version', o.firmwareVersion);
+  if (o.icount) args.push('--icount');
+  if (o.uart) args.push('--uart', o.uart);
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const end = (sig: NodeJS.Signals) => async () => {
@@ -77,10 +88,11 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
       const m = /^console (tcp:\/\/\S+)\n/m.exec(out);
       const needPty = !!o.pty;
       const p = /^pty (\S+)\n/m.exec(out);
-      if (m && (!needPty || p)) {
+      const u = /^uart (\S+)\n/m.exec(out);
+      if (m && (!needPty || p) && (!o.uart || u)) {
         clearTimeout(timer);
         proc.off('exit', early);
-        resolve({ name: o.name, console: m[1], pty: p?.[1], proc, stop: end('SIGTERM'), cut: end('SIGKILL') });
+        resolve({ name: o.name, console: m[1], pty: p?.[1], uart: u?.[1], proc, stop: end('SIGTERM'), cut: end('SIGKILL') });
       }
     });
   });

@@ -219,6 +219,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
 
     say(mode === 'plain' ? 'building the research plain firmware (no sealing, anonymous MQTT)' : 'building the firmware bundle');
     const target = o.target ?? 'emulated';
+    // A QEMU board has no network: its MQTT goes over Serial2 through `sealmq gateway` (issue 12, items 3-4).
+    if (target === 'qemu') throw usageError('--target qemu: pipelines on QEMU boards need the serial MQTT transport and `sealmq gateway`, not built yet', 'use --target emulated or espruino; `sealmq emulate --target qemu` runs a single QEMU board');
     const board = targetBoard(target, o.board);
     const built = await buildFirmware({ board, outDir: join(home, 'dist'), selftest: false, plain: mode === 'plain', stampScale: o.stampScale });
     const version = packageVersion() + (mode === 'plain' ? PLAIN_VERSION_SUFFIX : '');
