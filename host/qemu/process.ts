@@ -22,6 +22,11 @@ export const STORAGE_BYTES = 0x10000;
 export const SERIAL_ADDR = 0x080ffff0;
 /** How often Storage is saved while the board runs (only when it changed). */
 export const SAVE_EVERY_MS = 1000;
+/** Console input pace: a UART's at 115200 baud (8N1), in bytes per 2 ms tick. */
+const INPUT_TICK_MS = 2;
+const INPUT_BYTES_PER_TICK = 23;
+/** An XOFF never followed by an XON stops holding input after this long (as EspruinoTools does). */
+const XOFF_LIMIT_MS = 10_000;
 
 export interface QemuOptions {
   qemu: string;
@@ -63,6 +68,9 @@ export class QemuProcess extends EventEmitter {
   private saver: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
   private lastImage: Buffer | undefined;
+  private input: Buffer[] = [];
+  private pumping = false;
+  private xoffAt = 0;
   /** Serial2's TCP address once started with `uart` (the port QEMU actually listens on). */
   uart: string | undefined;
 
@@ -86,7 +94,10 @@ export class QemuProcess extends EventEmitter {
     const [cmd, args] = diesWithParent(this.o.qemu, qemuArgs(this.o, this.dir));
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
-    child.stdout!.on('data', (b: Buffer) => this.emit('output', b));
+    child.stdout!.on('data', (b: Buffer) => {
+      this.flowControl(b);
+      this.emit('output', b);
+    });
     child.stderr!.on('data', (b: Buffer) => this.emit('stderr', b));
     child.stdin!.on('error', () => undefined);
     const exited = new Promise<never>((_, reject) => child.once('exit', (code, sig) => {
@@ -105,8 +116,39 @@ export class QemuProcess extends EventEmitter {
     this.saver = setInterval(() => void this.save().catch(() => undefined), SAVE_EVERY_MS);
   }
 
+  /**
+   * Console input, paced like a UART at 115200 baud and held while the board's last word was XOFF. QEMU
+   * hands the guest a byte as soon as it read the previous one, so without a pace a burst (a 16 KB flash)
+   * fills Espruino's 1 KB input queue faster than the interpreter empties it, and the XOFF it then sends
+   * arrives after the OS pipe already holds kilobytes: bytes were lost. At a UART's pace only a few
+   * bytes are in flight when the XOFF comes, as on a real cable.
+   */
   write(b: Buffer): void {
-    if (this.child && this.child.exitCode === null) this.child.stdin!.write(b);
+    if (!this.child || this.child.exitCode !== null || !b.length) return;
+    this.input.push(b);
+    if (this.pumping) return;
+    this.pumping = true;
+    const tick = () => {
+      const c = this.child;
+      if (!c || c.exitCode !== null || !this.input.length) return void (this.pumping = false);
+      if (this.xoffAt && Date.now() - this.xoffAt < XOFF_LIMIT_MS) return void setTimeout(tick, INPUT_TICK_MS);
+      this.xoffAt = 0;
+      const head = this.input[0];
+      const part = head.subarray(0, INPUT_BYTES_PER_TICK);
+      if (part.length === head.length) this.input.shift();
+      else this.input[0] = head.subarray(part.length);
+      c.stdin!.write(part);
+      setTimeout(tick, INPUT_TICK_MS);
+    };
+    tick();
+  }
+
+  /** The board's XON/XOFF (it sends XOFF when its input queue is 3/4 full). */
+  private flowControl(b: Buffer): void {
+    const off = b.lastIndexOf(0x13);
+    const on = b.lastIndexOf(0x11);
+    if (off > on) this.xoffAt = this.xoffAt || Date.now();
+    else if (on > off) this.xoffAt = 0;
   }
 
   /**
