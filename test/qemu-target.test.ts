@@ -154,13 +154,21 @@ function typeRaw(url: string, line: string, re: RegExp, timeoutMs = 20_000): Pro
   return new Promise((resolve, reject) => {
     const sock = connect(Number(m[2]), m[1]);
     let said = '';
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no ${re} within ${timeoutMs} ms: ${JSON.stringify(said.slice(-300))}`)); }, timeoutMs);
+    let quiet: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => { clearTimeout(quiet); sock.destroy(); reject(new Error(`no ${re} within ${timeoutMs} ms: ${JSON.stringify(said.slice(-300))}`)); }, timeoutMs);
     sock.setEncoding('latin1').on('data', (d: string) => {
       said += d;
       const r = re.exec(said);
       if (r) { clearTimeout(timer); sock.destroy(); resolve(r); }
     });
-    sock.on('connect', () => sock.write(line));
+    // Typed once the board has said nothing for a second: input during the boot banner is dropped.
+    const typeWhenQuiet = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => { sock.off('data', typeWhenQuiet); sock.write(line); }, 1000);
+    };
+    sock.on('data', typeWhenQuiet);
+    sock.on('connect', typeWhenQuiet);
+    sock.on('error', () => undefined);
   });
 }
 
