@@ -81,7 +81,11 @@ export class QemuProcess extends EventEmitter {
       const size = statSync(o.flash).size;
       if (size !== STORAGE_BYTES) throw inputError(`--flash ${o.flash}: ${size} bytes, but a QEMU board's Storage image is ${STORAGE_BYTES}`, 'give a file made by `sealmq emulate --target qemu`, or a new path');
     } else {
-      writeFileSync(o.flash, Buffer.alloc(STORAGE_BYTES, 0xff)); // erased flash
+      try {
+        writeFileSync(o.flash, Buffer.alloc(STORAGE_BYTES, 0xff)); // erased flash
+      } catch (e) {
+        throw inputError(`--flash ${o.flash}: cannot create it (${(e as Error).message})`, 'give a path in a folder you can write');
+      }
     }
     this.lastImage = readFileSync(o.flash);
     this.dir = mkdtempSync(join(tmpdir(), 'sealmq-qemu-'));
