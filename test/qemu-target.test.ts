@@ -7,9 +7,10 @@
 import test from 'ava';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { buildFirmware } from '../host/build/bundle.js';
 import { qemuTools } from '../host/qemu/bin.js';
+import { QemuProcess, qemuArgs } from '../host/qemu/process.js';
 import { linkFor } from '../host/link/open-link.js';
 import { connectRepl, type Repl } from '../host/link/repl.js';
 import { uploadFile } from '../host/link/storage-files.js';
@@ -56,6 +57,26 @@ async function onRepl<T>(url: string, f: (r: Repl) => Promise<T>, timeoutMs = 30
 const ask = (url: string, code: string) => onRepl(url, async (r) => (await r.run(code)).join('\n'));
 /** An expression's value. */
 const value = (url: string, expr: string) => onRepl(url, (r) => r.eval(expr));
+
+test('the QEMU command line: netduinoplus2, console on stdio, Serial2 as a TCP server, QMP, Storage and serial loaded, icount', (t) => {
+  const a = qemuArgs({ qemu: 'q', firmware: 'fw.elf', flash: 'st.flash', name: 'n', icount: true, uart: { host: '127.0.0.1', port: 0 } }, '/d').join(' ');
+  t.regex(a, /^-M netduinoplus2 -nodefaults -display none -kernel fw\.elf -chardev stdio,id=con,signal=off -serial chardev:con /);
+  t.regex(a, /-chardev socket,id=uart2,host=127\.0\.0\.1,port=0,server=on,wait=off,nodelay=on -serial chardev:uart2/);
+  t.regex(a, /-qmp unix:\/d\/qmp\.sock,server=on,wait=off/);
+  t.regex(a, /-device loader,file=st\.flash,addr=0x20020000,force-raw=on/);
+  t.regex(a, /-device loader,file=\/d\/serial\.bin,addr=0x80ffff0,force-raw=on/);
+  t.regex(a, /-icount shift=0$/);
+  t.notRegex(qemuArgs({ qemu: 'q', firmware: 'f', flash: 's', name: 'n' }, '/d').join(' '), /uart2|icount/);
+});
+
+test('a --flash file that is not a 64 KB Storage image is refused, with a hint', (t) => {
+  const dir = tmpHome('sealmq-qemu-args-');
+  const flash = join(dir, 'wrong.flash');
+  writeFileSync(flash, Buffer.alloc(1000));
+  writeFileSync(join(dir, 'fw.elf'), '');
+  const e = t.throws(() => new QemuProcess({ qemu: 'q', firmware: join(dir, 'fw.elf'), flash, name: 'n' }));
+  t.regex(e!.message, /1000 bytes, but a QEMU board's Storage image is 65536/);
+});
 
 maybe(`sealmq emulate --target qemu --pty: flash, provision, doctor --device and dist/selftest.js as a user types them; Storage survives a QEMU restart${why}`, async (t) => {
   t.timeout(240_000);

@@ -200,7 +200,7 @@ export class QemuProcess extends EventEmitter {
   async kill(): Promise<void> {
     const c = this.child;
     if (this.saver) clearInterval(this.saver);
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return this.cleanup();
     const done = new Promise<void>((r) => c.once('exit', () => r()));
     c.kill('SIGKILL');
     await done;
