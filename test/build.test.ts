@@ -175,10 +175,11 @@ test('regexProblems: only what Espruino\'s matcher lacks', (t) => {
 });
 
 test('board profiles: every boards/*.json validates; bad ones name the field', (t) => {
-  t.deepEqual(listBoards(), ['emulated', 'esp32', 'linux']);
+  t.deepEqual(listBoards(), ['emulated', 'esp32', 'linux', 'qemu-stm32f4']);
   for (const b of listBoards()) t.is(loadBoard(b).name, b);
   const good = JSON.parse(readFileSync(join(repoRoot(), 'boards', 'esp32.json'), 'utf8'));
   t.throws(() => validateBoard({ ...good, network: 'lora' }, 'x'), { message: /network/ });
+  t.is(validateBoard({ ...good, network: 'uart' }, 'x').network, 'uart', 'MQTT over a serial port (QEMU boards, sealmq gateway)');
   t.throws(() => validateBoard({ ...good, sensors: [{ name: 'a', kind: 'analog' }] }, 'x'), { message: /sensors\[0\]\.pin/ });
   t.throws(() => validateBoard({ ...good, crypto: {} }, 'x'), { message: /crypto\.native/ });
   t.throws(() => loadBoard('nope'), { message: /no board profile/ });
