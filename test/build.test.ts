@@ -192,7 +192,7 @@ test('regexProblems: only what Espruino\'s matcher lacks', (t) => {
 });
 
 test('board profiles: every boards/*.json validates; bad ones name the field', (t) => {
-  t.deepEqual(listBoards(), ['emulated', 'emulated-uart', 'esp32', 'linux']);
+  t.deepEqual(listBoards(), ['emulated', 'emulated-uart', 'esp32', 'linux', 'qemu-stm32f4']);
   for (const b of listBoards()) t.is(loadBoard(b).name, b);
   const good = JSON.parse(readFileSync(join(repoRoot(), 'boards', 'esp32.json'), 'utf8'));
   t.throws(() => validateBoard({ ...good, network: 'lora' }, 'x'), { message: /network/ });

@@ -36,12 +36,12 @@ test('no UART global on a board whose profile has none', (t) => {
 });
 
 test('sealmq emulate --uart serves the UART on TCP and prints its URL; refused on a board without one', async (t) => {
-  const emu = await spawnEmulator({ name: 'uart-serve', flashFile: tmpFlash('uart-serve'), board: 'emulated-uart', uart: true });
+  const emu = await spawnEmulator({ name: 'uart-serve', flashFile: tmpFlash('uart-serve'), board: 'emulated-uart', uart: 'tcp://127.0.0.1:0' });
   t.teardown(() => emu.stop());
   t.regex(emu.uart!, /^tcp:\/\/127\.0\.0\.1:\d+$/);
   const port = Number(/:(\d+)$/.exec(emu.uart!)![1]);
   const s = connect(port, '127.0.0.1');
   await new Promise<void>((r) => s.once('connect', () => r()));
   s.destroy();
-  await t.throwsAsync(spawnEmulator({ name: 'no-uart', flashFile: tmpFlash('no-uart'), board: 'emulated', uart: true }), { message: /has no UART for MQTT/ });
+  await t.throwsAsync(spawnEmulator({ name: 'no-uart', flashFile: tmpFlash('no-uart'), board: 'emulated', uart: 'tcp://127.0.0.1:0' }), { message: /has no UART for MQTT/ });
 });

@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .option('--seconds <s>', 'how long the boards report', positive('seconds', 3600), 20)
     .option('--interval <s>', 'seconds between readings on each board', positive('interval', 3600), 1)
     .option('--board <name>', 'board profile of the emulated boards (emulated-uart: no network, MQTT over a UART through a sealmq gateway per board)', 'emulated')
-    .addOption(new Option('--target <target>', 'what runs the boards: emulated (ours), or espruino (Espruino\'s own Linux interpreter, built by `npm run espruino -- linux`)').choices([...BOARD_TARGETS]).default('emulated'))
+    .addOption(new Option('--target <target>', 'what runs the boards: emulated (ours), espruino (Espruino\'s own Linux interpreter, built by `npm run espruino -- linux`) or qemu (Espruino\'s STM32 firmware on qemu-system-arm, `npm run espruino -- qemu`; MQTT over its second UART through a gateway per board)').choices([...BOARD_TARGETS]).default('emulated'))
     .option('--keep', 'keep the throw-away SEALMQ_HOME (registry, flash files) and print where it is')
     .option('--pipeline <mode>', `sealed, or plain: the RESEARCH PLAIN pipeline (${PLAIN_LABEL}: no sealing, anonymous broker; needs --research-insecure)`, 'sealed')
     .option('--research-insecure', 'allow the research plain pipeline (for comparisons on a test bench only)')

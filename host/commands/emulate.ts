@@ -2,7 +2,8 @@
 // same options whatever runs it. --target emulated (default): our emulated Espruino board in this process;
 // power is the process: SIGKILL is a power cut; SIGUSR2 arms a torn write (the next Storage write lands
 // partially and the process exits at once with EXIT_TORN_WRITE). --target espruino: Espruino's own Linux
-// interpreter (host/espruino/serve.ts). SIGTERM/SIGINT shut down cleanly.
+// interpreter (host/espruino/serve.ts). --target qemu: Espruino's own firmware on QEMU's STM32F405
+// (host/qemu/serve.ts). SIGTERM/SIGINT shut down cleanly.
 import { Command, Option } from 'commander';
 import { EmulatedBoard } from '../emulator/board.js';
 import { ConsoleServer } from '../emulator/console-server.js';
@@ -12,19 +13,24 @@ import { isDeviceId } from '../../core/ids.js';
 import { inputError, usageError } from '../errors.js';
 import { runPowerCutCampaign } from '../emulator/power-cuts.js';
 import { serveEspruino } from '../espruino/serve.js';
+import { serveQemu } from '../qemu/serve.js';
 import { BOARD_TARGETS } from '../emulator/process.js';
 
 /** Options only our emulated board has (the others run real firmware that decides these itself). */
-const EMULATED_ONLY = ['cuts', 'board', 'baud', 'nativeCrypto', 'firmwareVersion', 'quietBanner', 'uart'] as const;
+const EMULATED_ONLY = ['cuts', 'board', 'baud', 'nativeCrypto', 'firmwareVersion', 'quietBanner'] as const;
 
 /** Exit code of an emulator process whose power was cut in the middle of a Storage write (SIGUSR2). */
 export const EXIT_TORN_WRITE = 86;
 
-function parseConsoleUrl(v: string, flag = '--console'): { host: string; port: number } {
+function parseTcpUrl(flag: string, v: string): { host: string; port: number } {
   const m = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(v);
   if (!m || Number(m[2]) > 65535) throw usageError(`${flag}: expected tcp://HOST:PORT (port 0 for any free port), got ${JSON.stringify(v)}`);
   return { host: m[1], port: Number(m[2]) };
 }
+const parseConsoleUrl = (v: string) => parseTcpUrl('--console', v);
+
+/** Options only the QEMU board has. */
+const QEMU_ONLY = ['icount'] as const;
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -60,19 +66,20 @@ export function register(program: Command): void {
   program
     .command('emulate')
     .description('run a board behind a console: our emulated Espruino board (the firmware bundle in a sandbox with Espruino\'s globals), or Espruino\'s own Linux interpreter; Storage in a file, a REPL on a TCP console')
-    .addOption(new Option('--target <target>', 'what runs the board: emulated (ours, in this process) or espruino (Espruino\'s Linux build: ESPRUINO_BIN, or the recipe\'s cached build)').choices([...BOARD_TARGETS]).default('emulated'))
-    .option('--name <id>', 'board name (also names the default flash file: <id>.flash, or <id>.espruino.flash for --target espruino); required unless --cuts')
+    .addOption(new Option('--target <target>', 'what runs the board: emulated (ours, in this process), espruino (Espruino\'s Linux build: ESPRUINO_BIN, or the recipe\'s cached build) or qemu (Espruino\'s STM32 firmware on qemu-system-arm: SEALMQ_QEMU_FIRMWARE, or the recipe\'s cached build)').choices([...BOARD_TARGETS]).default('emulated'))
+    .option('--name <id>', 'board name (also names the default flash file: <id>.flash, <id>.espruino.flash or <id>.qemu.flash); required unless --cuts')
     .option('--cuts <n>', 'instead of serving a console: run a power-cut campaign of n random cuts on the firmware and report counter reuse', positiveInt('cuts'))
     .option('--seed <n>', 'with --cuts: PRNG seed, to replay a campaign exactly', positiveInt('seed'))
     .option('--k <n>', 'with --cuts: counter block size K given to the board', positiveInt('k'))
     .option('--json', 'with --cuts: print the result as one JSON object')
     .option('--console <url>', 'where the board listens for its console cable: tcp://127.0.0.1:PORT (0 = any free port)', 'tcp://127.0.0.1:0')
     .option('--pty <path>', 'also expose the console as a pseudo-terminal at this path (needs socat)')
-    .option('--flash <file>', 'flash file, kept across restarts (emulated: a journal of Storage writes; espruino: Espruino\'s own espruino.flash image); default <name>.flash / <name>.espruino.flash in the working directory')
+    .option('--flash <file>', 'flash file, kept across restarts (emulated: a journal of Storage writes; espruino: Espruino\'s own espruino.flash image; qemu: the 64 KB Storage image); default <name>.flash / <name>.espruino.flash / <name>.qemu.flash in the working directory')
+    .option('--icount', 'qemu: the board\'s clock counts instructions (-icount shift=0), so on-device timings repeat exactly')
     .option('--board <name>', 'board profile: boards/<name>.json, or a path to a .json file (default: ESP32-like)')
     .addOption(new Option('--no-native-crypto', 'behave like a build without require("crypto")'))
     .option('--baud <n>', 'throttle console traffic both ways to this baud rate (10 bits per byte)', positiveInt('baud'))
-    .option('--uart <url>', 'serve the profile\'s UART (a "uart" network board, e.g. --board emulated-uart: MQTT for `sealmq gateway`) on tcp://127.0.0.1:PORT (0 = any free port), at the profile\'s baud rate')
+    .option('--uart <url>', 'serve the board\'s UART for MQTT (`sealmq gateway --uart`) as a TCP server at tcp://HOST:PORT (0 = any free port; printed as "uart URL"): qemu, its Serial2 (USART2); emulated, a "uart" network profile\'s UART (e.g. --board emulated-uart) at the profile\'s baud rate')
     .option('--quiet-banner', 'do not print the start-up banner on the console')
     .option('--firmware-version <v>', 'the Espruino version it reports, e.g. 2v24 (before 2v25: no packet protocol)')
     .addHelpText('after', `
@@ -83,16 +90,25 @@ partially and the process exits with code ${EXIT_TORN_WRITE}.
 
 Targets: emulated is fast, needs nothing, and can cut power mid-write (--cuts); espruino runs Espruino's
 own C interpreter (build it once with \`npm run espruino -- linux\`; ESPRUINO_BIN overrides), for
-conformance and for measuring the real interpreter. --board, --baud, --cuts, --no-native-crypto,
---firmware-version and --quiet-banner are the emulated board's own.
+conformance and for measuring the real interpreter; qemu runs Espruino's STM32 firmware on
+qemu-system-arm's netduinoplus2 (build it once with \`npm run espruino -- qemu\`; SEALMQ_QEMU_FIRMWARE
+overrides), Storage saved to --flash every second when it changed and on a clean stop (docs/QEMU.md).
+--board, --baud, --cuts, --no-native-crypto, --firmware-version and --quiet-banner are the emulated
+board's own; --icount the qemu board's; --uart is for emulated and qemu boards.
 
 Examples:
   sealmq emulate --name node-01 --console tcp://127.0.0.1:2323
   sealmq emulate --name node-01 --console tcp://127.0.0.1:0 --pty /tmp/ttyEMU0 --baud 115200
   sealmq emulate --target espruino --name node-02 --pty /tmp/ttyESP0
-  sealmq emulate --name node-03 --board emulated-uart --uart tcp://127.0.0.1:0   # then: sealmq gateway --uart <printed url> --broker …`)
+  sealmq emulate --name node-03 --board emulated-uart --uart tcp://127.0.0.1:0   # then: sealmq gateway --uart <printed url> --broker …
+  sealmq emulate --target qemu --name node-04 --pty /tmp/ttyQEMU0 --uart tcp://127.0.0.1:0 --icount`)
     .action(async (o) => {
-      if (o.target === 'espruino') {
+      if (o.target !== 'qemu') {
+        const own = QEMU_ONLY.filter((k) => o[k] !== undefined);
+        if (own.length) throw usageError(`${own.map((k) => '--' + k).join(', ')}: only with --target qemu`);
+      }
+      if (o.target === 'espruino' && o.uart !== undefined) throw usageError('--uart: only with --target emulated or qemu (the Linux build has sockets)');
+      if (o.target !== 'emulated') {
         const own = EMULATED_ONLY.filter((k) => k === 'nativeCrypto' ? o.nativeCrypto === false : o[k] !== undefined);
         if (own.length) {
           const flag = (k: string) => k === 'nativeCrypto' ? '--no-native-crypto' : '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
@@ -103,8 +119,9 @@ Examples:
       if (o.name === undefined) throw usageError('--name is required (or --cuts N for a power-cut campaign)');
       if (!isDeviceId(o.name)) throw inputError(`--name: ${JSON.stringify(o.name)} is not a device id`, 'names match [a-z0-9][a-z0-9-]{0,31}');
       const { host, port } = parseConsoleUrl(o.console);
-      const uartAt = o.uart === undefined ? undefined : parseConsoleUrl(o.uart, '--uart');
+      const uartAt = o.uart === undefined ? undefined : parseTcpUrl('--uart', o.uart);
       if (o.target === 'espruino') return serveEspruino({ name: o.name, host, port, pty: o.pty, flash: o.flash });
+      if (o.target === 'qemu') return serveQemu({ name: o.name, host, port, pty: o.pty, flash: o.flash, icount: !!o.icount, uart: uartAt });
       let root = process.cwd();
       try {
         root = repoRoot();

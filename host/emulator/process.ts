@@ -6,25 +6,33 @@ import { deviceError } from '../errors.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sealmq.js', import.meta.url));
 
-/** What runs a board behind `sealmq emulate`: our emulated board, or Espruino's own Linux interpreter. */
-export type BoardTarget = 'emulated' | 'espruino';
-export const BOARD_TARGETS: readonly BoardTarget[] = ['emulated', 'espruino'];
-/** The firmware's board profile for a target's boards (the espruino target runs the Linux build). */
-export const targetBoard = (t: BoardTarget, board = 'emulated') => (t === 'espruino' ? 'linux' : board);
+/**
+ * What runs a board behind `sealmq emulate`: our emulated board, Espruino's own Linux interpreter, or
+ * Espruino's STM32 firmware on QEMU.
+ */
+export type BoardTarget = 'emulated' | 'espruino' | 'qemu';
+export const BOARD_TARGETS: readonly BoardTarget[] = ['emulated', 'espruino', 'qemu'];
+/** The firmware's board profile for a target's boards (espruino: the Linux build; qemu: boards/qemu-stm32f4). */
+export const targetBoard = (t: BoardTarget, board = 'emulated') => (t === 'espruino' ? 'linux' : t === 'qemu' ? 'qemu-stm32f4' : board);
 
 export interface EmulatorProcessOptions {
   name: string;
   flashFile: string;
-  /** Default 'emulated'. The espruino target takes no board, baud, crypto or version options. */
+  /** Default 'emulated'. The espruino and qemu targets take no board, baud, crypto or version options. */
   target?: BoardTarget;
+  /** qemu: the board's clock counts instructions. */
+  icount?: boolean;
+  /**
+   * The board's UART for MQTT as a TCP server, e.g. tcp://127.0.0.1:0 (the URL it got is EmulatorProcess.uart):
+   * qemu's Serial2, or the profile's UART of a "uart" network emulated board.
+   */
+  uart?: string;
   board?: string;
   pty?: string;
   baud?: number;
   nativeCrypto?: boolean;
   /** The Espruino version it reports (before 2v25: no packet protocol). */
   firmwareVersion?: string;
-  /** Serve the profile's UART (a "uart" network board) on a free loopback port: EmulatorProcess.uart. */
-  uart?: boolean;
   /** Lines the emulator prints on stderr (diagnostics). */
   onStderr?: (line: string) => void;
   startTimeoutMs?: number;
@@ -49,10 +57,11 @@ export function spawnEmulator(o: EmulatorProcessOptions): Promise<EmulatorProces
   if (o.target && o.target !== 'emulated') args.push('--target', o.target);
   else if (o.board) args.push('--board', o.board);
   if (o.pty) args.push('--pty', o.pty);
-  if (o.uart) args.push('--uart', 'tcp://127.0.0.1:0');
   if (o.baud) args.push('--baud', String(o.baud));
   if (o.nativeCrypto === false) args.push('--no-native-crypto');
   if (o.firmwareVersion) args.push('--firmware-version', o.firmwareVersion);
+  if (o.icount) args.push('--icount');
+  if (o.uart) args.push('--uart', o.uart);
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const end = (sig: NodeJS.Signals) => async () => {

@@ -49,7 +49,14 @@ function listen(link: ConsoleLink, timeoutMs: number, done: (text: string) => bo
   return { result, cancel: () => finish(text) };
 }
 
-const plain = (t: string) => t.replace(/\x1B\[[0-9;?]*[A-Za-z]/g, '');
+/**
+ * One of the firmware's log lines as Espruino prints it: the input line cleared ("\r" ESC[J), the text,
+ * then the prompt redrawn, as ">" even on a locked console. A board that logs often (a QEMU board with no
+ * network retrying MQTT) prints these between our Ctrl-C and the answer to our empty line: they say
+ * nothing about the lock, so they are taken out before looking for a prompt.
+ */
+const LOG_LINE = /\r\x1B\[J[^\r\n]*\r?\n(password)?>/g;
+const plain = (t: string) => t.replace(LOG_LINE, '\n').replace(/\x1B\[[0-9;?]*[A-Za-z]/g, '');
 /** A ">" prompt at the start of a line that is not "password>". */
 const OPEN_PROMPT = /(^|[\r\n])>/;
 /** A locked console's whole answer to CR/LF. */

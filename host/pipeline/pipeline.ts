@@ -280,6 +280,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
 
     say(mode === 'plain' ? 'building the research plain firmware (no sealing, anonymous MQTT)' : 'building the firmware bundle');
     const target = o.target ?? 'emulated';
+    // A QEMU board has no network: its profile (qemu-stm32f4) sends MQTT over Serial2, through a gateway below.
     const board = targetBoard(target, o.board);
     const built = await buildFirmware({ board, outDir: join(home, 'dist'), selftest: false, plain: mode === 'plain', stampScale: o.stampScale });
     const version = packageVersion() + (mode === 'plain' ? PLAIN_VERSION_SUFFIX : '');
@@ -324,10 +325,11 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     say(mode === 'plain' ? 'plain verifier subscribed (reads in clear, proves nothing)' : 'verifier subscribed');
 
     const viaUart = built.board.network === 'uart';
-    say((target === 'espruino' ? `starting ${n} boards on Espruino's own Linux interpreter` : `starting ${n} emulated boards`) + (viaUart ? ` without a network (MQTT over ${built.board.uart!.port} at ${built.board.uart!.baud} baud)` : ''));
+    const kind = target === 'espruino' ? 'boards on Espruino\'s own Linux interpreter' : target === 'qemu' ? 'QEMU boards (Espruino\'s STM32 firmware on qemu-system-arm)' : 'emulated boards';
+    say(`starting ${n} ${kind}` + (viaUart ? ` without a network (MQTT over ${built.board.uart!.port} at ${built.board.uart!.baud} baud)` : ''));
     for (const name of names) {
-      const flashFile = join(home, target === 'espruino' ? `${name}.espruino.flash` : `${name}.flash`);
-      const emulator = await spawnEmulator({ name, flashFile, target, board, uart: viaUart });
+      const flashFile = join(home, target === 'emulated' ? `${name}.flash` : `${name}.${target}.flash`);
+      const emulator = await spawnEmulator({ name, flashFile, target, board, uart: viaUart ? 'tcp://127.0.0.1:0' : undefined });
       boards.push({ name, deviceId: name, console: emulator.console, flashFile, emulator, uart: emulator.uart });
     }
     // Boards without a network reach the broker through a gateway on their UART, started before they dial.

@@ -1,0 +1,217 @@
+// Espruino's own STM32 firmware on QEMU's netduinoplus2 as a user meets it (issue 12):
+// `sealmq emulate --target qemu --pty` brings it up behind a pseudo-terminal and the CLI drives it through
+// the same serialport path as a USB cable: flash, provision, doctor --device, and dist/selftest.js run on
+// it; its Storage survives a QEMU restart; Serial2 is a TCP server; under --icount a timed computation
+// gives the same figure in two boots. Without qemu-system-arm or the firmware: skipped, reason in the
+// title (SEALMQ_REQUIRE_QEMU=1, as in CI, makes that a failure instead).
+import test from 'ava';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { statSync, writeFileSync } from 'node:fs';
+import { buildFirmware } from '../host/build/bundle.js';
+import { qemuTools } from '../host/qemu/bin.js';
+import { QemuProcess, qemuArgs } from '../host/qemu/process.js';
+import { linkFor } from '../host/link/open-link.js';
+import { connectRepl, type Repl } from '../host/link/repl.js';
+import { uploadFile } from '../host/link/storage-files.js';
+import { openRegistry } from '../host/registry/registry.js';
+import { loginAs, sealmq, tmpHome } from './cli-helpers.js';
+import { startEmulator, type EmulatorProcess } from './emulator-helpers.js';
+
+const { tools, why: reason } = qemuTools();
+const maybe = tools ? test.serial : test.skip;
+const why = tools ? '' : ` — skipped: ${reason}`;
+const PASS = 'qemu target passphrase';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function setup(prefix: string) {
+  const home = tmpHome(prefix);
+  const env = { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: PASS };
+  const reg = openRegistry({ home });
+  await reg.unlock(PASS);
+  reg.close();
+  await loginAs(home, PASS); // flash and provision need an operator session (docs/OPERATORS.md)
+  return { home, env, pty: join(home, 'ttyQEMU'), flash: join(home, 'board.qemu.flash') };
+}
+
+function board(name: string, flash: string, extra: string[] = []): Promise<EmulatorProcess> {
+  return startEmulator(['--target', 'qemu', '--name', name, '--flash', flash, ...extra]);
+}
+
+async function stop(e: EmulatorProcess): Promise<void> {
+  if (e.child.exitCode === null && e.child.signalCode === null) e.child.kill('SIGTERM');
+  await e.exited;
+}
+
+/** Opens the board's console, runs `f` on its REPL, closes the console. */
+async function onRepl<T>(url: string, f: (r: Repl) => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const link = linkFor(url);
+  await link.open();
+  try {
+    return await f(await connectRepl(link, { timeoutMs }));
+  } finally {
+    await link.close();
+  }
+}
+/** The lines one command printed. */
+const ask = (url: string, code: string) => onRepl(url, async (r) => (await r.run(code)).join('\n'));
+/** An expression's value. */
+const value = (url: string, expr: string) => onRepl(url, (r) => r.eval(expr));
+
+test('the QEMU command line: netduinoplus2, console on stdio, Serial2 as a TCP server, QMP, Storage and serial loaded, icount', (t) => {
+  const a = qemuArgs({ qemu: 'q', firmware: 'fw.elf', flash: 'st.flash', name: 'n', icount: true, uart: { host: '127.0.0.1', port: 0 } }, '/d').join(' ');
+  t.regex(a, /^-M netduinoplus2 -nodefaults -display none -kernel fw\.elf -chardev stdio,id=con,signal=off -serial chardev:con /);
+  t.regex(a, /-chardev socket,id=uart2,host=127\.0\.0\.1,port=0,server=on,wait=off,nodelay=on -serial chardev:uart2/);
+  t.regex(a, /-qmp unix:\/d\/qmp\.sock,server=on,wait=off/);
+  t.regex(a, /-device loader,file=st\.flash,addr=0x20020000,force-raw=on/);
+  t.regex(a, /-device loader,file=\/d\/serial\.bin,addr=0x80ffff0,force-raw=on/);
+  t.regex(a, /-icount shift=0$/);
+  t.notRegex(qemuArgs({ qemu: 'q', firmware: 'f', flash: 's', name: 'n' }, '/d').join(' '), /uart2|icount/);
+});
+
+test('a --flash file that is not a 64 KB Storage image is refused, with a hint', (t) => {
+  const dir = tmpHome('sealmq-qemu-args-');
+  const flash = join(dir, 'wrong.flash');
+  writeFileSync(flash, Buffer.alloc(1000));
+  writeFileSync(join(dir, 'fw.elf'), '');
+  const e = t.throws(() => new QemuProcess({ qemu: 'q', firmware: join(dir, 'fw.elf'), flash, name: 'n' }));
+  t.regex(e!.message, /1000 bytes, but a QEMU board's Storage image is 65536/);
+});
+
+maybe(`sealmq emulate --target qemu --pty: flash, provision, doctor --device and dist/selftest.js as a user types them; Storage survives a QEMU restart${why}`, async (t) => {
+  t.timeout(240_000);
+  const { home, env, pty, flash } = await setup('sealmq-qemu-target-');
+  const t0 = Date.now();
+  let emu = await board('qemu-user', flash, ['--pty', pty]);
+  t.teardown(() => stop(emu));
+  t.log(`QEMU board up in ${Date.now() - t0} ms`);
+
+  const t1 = Date.now();
+  const f = await sealmq(['flash', '--port', pty, '--board', 'qemu-stm32f4', '--json'], env);
+  t.is(f.code, 0, f.stderr);
+  t.log(`flash: ${f.stdout.trim().slice(0, 200)} (${Date.now() - t1} ms)`);
+  // dist/selftest.js (as `sealmq build --board qemu-stm32f4` makes it) through the console, before
+  // provisioning locks it: every known answer passes.
+  const built = await buildFirmware({ board: 'qemu-stm32f4', outDir: join(home, 'dist') });
+  const link = linkFor(emu.url);
+  await link.open();
+  const logs: string[] = [];
+  const repl = await connectRepl(link, { timeoutMs: 60_000, onLog: (l) => logs.push(l) });
+  await uploadFile(repl, 'selftest.js', built.selftest!.code);
+  const lines = await repl.run('eval(require("Storage").read("selftest.js"))', { timeoutMs: 60_000 });
+  const text = () => lines.concat(logs).join('\n');
+  const deadline = Date.now() + 90_000;
+  while (!/\d+ passed, \d+ failed/.test(text()) && Date.now() < deadline) await sleep(100);
+  const m = /(\d+) passed, (\d+) failed/.exec(text());
+  t.truthy(m, text().slice(-400));
+  t.log(`selftest on QEMU: ${m![0]}`);
+  t.is(Number(m![2]), 0, text().split('\n').filter((l) => /FAIL/.test(l)).join('\n'));
+  t.true(Number(m![1]) >= 50);
+  await repl.run('require("Storage").erase("selftest.js")');
+  await link.close();
+
+  const p = await sealmq(['provision', '--port', pty, '--device', 'qemu-user', '--broker', 'mqtt://127.0.0.1:1', '--json'], env);
+  t.is(p.code, 0, p.stderr);
+  const d = await sealmq(['doctor', '--port', pty, '--device', 'qemu-user', '--json'], env);
+  t.is(d.code, 0, d.stderr);
+  t.log(`doctor: ${d.stdout.trim().slice(0, 300)}`);
+  t.is(JSON.parse(d.stdout).device, 'qemu-user');
+
+  // A restart of QEMU: the same --flash file, the same Storage.
+  await stop(emu);
+  t.is(statSync(flash).size, 65536);
+  emu = await board('qemu-user', flash, ['--pty', pty]);
+  const again = await sealmq(['doctor', '--port', pty, '--device', 'qemu-user', '--json'], env);
+  t.is(again.code, 0, again.stderr);
+  t.is(JSON.parse(again.stdout).device, 'qemu-user', 'provisioned before the restart, still provisioned after');
+});
+
+/** A port free right now (for --uart, whose URL the test must know before the board prints it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+maybe(`QEMU board: Storage written, QEMU stopped and started again from the same --flash file, read back; Serial2 is the --uart TCP server${why}`, async (t) => {
+  t.timeout(60_000);
+  const { flash } = await setup('sealmq-qemu-storage-');
+  const port = await freePort();
+  let emu = await board('qemu-st', flash, ['--uart', `tcp://127.0.0.1:${port}`]);
+  t.teardown(() => stop(emu));
+  const written = `kept ${Date.now()}`;
+  t.true(await value(emu.url, `require("Storage").write("keep", ${JSON.stringify(written)})`));
+
+  // Serial2 <-> the TCP server QEMU listens on: bytes both ways.
+  const sock = connect(port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  let fromBoard = '';
+  sock.setEncoding('latin1').on('data', (d: string) => (fromBoard += d));
+  await ask(emu.url, 'Serial2.setup(115200); global.got = ""; Serial2.on("data", function (d) { global.got += d; }); Serial2.write("hello gateway")');
+  sock.write('hello board');
+  const end = Date.now() + 5000;
+  while (fromBoard !== 'hello gateway' && Date.now() < end) await sleep(20);
+  t.is(fromBoard, 'hello gateway');
+  await sleep(200);
+  t.is(await value(emu.url, 'global.got'), 'hello board');
+  sock.destroy();
+
+  await stop(emu);
+  emu = await board('qemu-st', flash);
+  t.is(await value(emu.url, 'require("Storage").read("keep")'), written);
+});
+
+/** One clock tick of the board (SysTick at 168 MHz): getTime()'s resolution. */
+const TICK_S = 1 / 168e6;
+
+/** Types `line` on a raw TCP console and resolves with the first match of `re` in what the board prints. */
+function typeRaw(url: string, line: string, re: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
+  const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(url)!;
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(m[2]), m[1]);
+    let said = '';
+    let quiet: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => { clearTimeout(quiet); sock.destroy(); reject(new Error(`no ${re} within ${timeoutMs} ms: ${JSON.stringify(said.slice(-300))}`)); }, timeoutMs);
+    sock.setEncoding('latin1').on('data', (d: string) => {
+      said += d;
+      const r = re.exec(said);
+      if (r) { clearTimeout(timer); sock.destroy(); resolve(r); }
+    });
+    // Typed once the board has said nothing for a second: input during the boot banner is dropped.
+    const typeWhenQuiet = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => { sock.off('data', typeWhenQuiet); sock.write(line); }, 1000);
+    };
+    sock.on('data', typeWhenQuiet);
+    sock.on('connect', typeWhenQuiet);
+    sock.on('error', () => undefined);
+  });
+}
+
+maybe(`QEMU board --icount: 100× SHA256 timed by the board's getTime() gives the same figure in two boots (to one 168 MHz tick)${why}`, async (t) => {
+  t.timeout(90_000);
+  const { flash } = await setup('sealmq-qemu-icount-');
+  // Exactly the same bytes in each boot, the first thing the board runs (the heap's state moves the
+  // figure), and a garbage collection (process.memory()) just before the timing starts.
+  const line = 'var c = require("crypto"), d = new Uint8Array(64); process.memory(); var t0 = getTime(); for (var i = 0; i < 100; i++) c.SHA256(d); print("T=" + (getTime() - t0))\n';
+  const figures: number[] = [];
+  const texts: string[] = [];
+  for (let boot = 0; boot < 2; boot++) {
+    const emu = await board('qemu-ic', flash, ['--icount']);
+    try {
+      const m = await typeRaw(emu.url, line, /T=([\d.e-]+)\r?\n/);
+      texts.push(m[1]);
+      figures.push(Number(m[1]));
+    } finally {
+      await stop(emu);
+    }
+  }
+  t.log(`100× SHA256 of 64 bytes under -icount shift=0: ${texts.join(' s, ')} s (${texts[0] === texts[1] ? 'identical' : `${Math.round(Math.abs(figures[0] - figures[1]) / TICK_S)} tick apart`})`);
+  t.true(figures[0] > 0);
+  t.true(Math.abs(figures[0] - figures[1]) <= TICK_S * 1.01, `${texts[0]} vs ${texts[1]}`);
+});
