@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { espruinoBin, ESPRUINO_SKIP, hasConsolePatches } from '../host/espruino/bin.js';
 import { linkFor } from '../host/link/open-link.js';
+import { connectRepl } from '../host/link/repl.js';
 import { openRegistry } from '../host/registry/registry.js';
 import { loginAs, sealmq, tmpHome } from './cli-helpers.js';
 import { startEmulator, type EmulatorProcess } from './emulator-helpers.js';
@@ -122,6 +123,28 @@ maybe(`Espruino Linux build over a PTY: Ctrl-C breaks off a busy while(1){} and 
   t.true(await until(/=5/, 5000), said);
   await link.close();
   t.is(emu.child.exitCode, null, 'the board is still up');
+});
+
+maybe(`a host tool that connects while the firmware runs JavaScript: its Ctrl-C lands in Espruino's debugger, the tool lets the code go on ("c") and gets its REPL${why}`, async (t) => {
+  t.timeout(60_000);
+  const { pty, flash } = await setup('sealmq-esp-debug-');
+  const emu = await board('esp-debug', pty, flash);
+  t.teardown(() => stop(emu));
+  const link = linkFor(pty);
+  t.teardown(() => link.close());
+  const first = await connectRepl(link);
+  // Busy for 3 s from a timer, as the firmware is while it seals and publishes; done=1 only if it ran to its end.
+  await first.run('var done=0;setTimeout(function(){var t=getTime();while(getTime()-t<3){}done=1;},200);');
+  first.detach();
+  await sleep(1000);
+  let said = '';
+  const off = link.onData((d) => (said += Buffer.from(d).toString('latin1')));
+  const repl = await connectRepl(link);
+  off();
+  t.regex(said, /debug>/, 'the Ctrl-C broke into the debugger');
+  t.is(await repl.eval<number>('done'), 1, 'the interrupted code was continued, not broken off');
+  t.notRegex(said, /Execution Interrupted/);
+  repl.detach();
 });
 
 maybe(`sealmq demo --target espruino: the whole sealed pipeline on Espruino's own interpreter, every frame verified, a command round trip${why}`, async (t) => {

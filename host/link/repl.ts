@@ -63,6 +63,8 @@ export class Repl {
   private readonly id = randomBytes(4).toString('hex');
   private readonly timeoutMs: number;
   private readonly syncTimeoutMs: number;
+  /** Set when the board answered with Espruino's debugger prompt instead of running a command. */
+  private debuggerBreak = false;
   private readonly unsub: (() => void)[] = [];
   private gone: Error | undefined;
   /** Bytes received since the last command started (to tell "garbage" from "silence"). */
@@ -90,13 +92,24 @@ export class Repl {
     // give it a moment so the probe is not swallowed with the old line. One Ctrl-C only: the Linux build
     // exits on a second Ctrl-C at an empty prompt within 5 s.
     await new Promise((r) => setTimeout(r, 100));
-    try {
-      await this.run('', { timeoutMs: this.syncTimeoutMs });
-    } catch (e) {
-      if (e instanceof SealmqError && /no answer/.test(e.message)) {
-        // The first line after a break can be lost on a real UART; one retry, without another Ctrl-C.
+    let lostLine = false;
+    for (let breaks = 0; ; ) {
+      this.debuggerBreak = false;
+      try {
         await this.run('', { timeoutMs: this.syncTimeoutMs });
-      } else throw e;
+        return;
+      } catch (e) {
+        if (this.debuggerBreak && breaks++ < 3) {
+          // The Ctrl-C came while the firmware was running JavaScript (a seal, a publish) and a system tick
+          // passed before it finished: Espruino then breaks into its debugger, which took the probe as a
+          // debugger command. "continue" lets the firmware's code go on undisturbed; then probe again.
+          await this.link.write('c\n');
+          await new Promise((r) => setTimeout(r, 100));
+        } else if (!lostLine && e instanceof SealmqError && /no answer/.test(e.message)) {
+          // The first line after a break can be lost on a real UART; one retry, without another Ctrl-C.
+          lostLine = true;
+        } else throw e;
+      }
     }
   }
 
@@ -169,6 +182,11 @@ export class Repl {
     const text = Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('latin1');
     this.heard += text;
     if (this.heard.length > 4096) this.heard = this.heard.slice(-4096);
+    const p = this.pending;
+    if (p && !p.started && /debug>\s*$/.test(this.heard)) {
+      this.debuggerBreak = true;
+      p.reject(deviceError(`the board on ${this.link.url} is in its debugger (debug>): a Ctrl-C stopped the code it was running`, 'type "c" (continue) on its console, or reset it'));
+    }
     const { lines, rest } = consoleLines(this.buf + text);
     this.buf = rest;
     for (const l of lines) this.line(l);
