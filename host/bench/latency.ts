@@ -205,9 +205,13 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
     // it shows what an NTP-style alignment over the console would get wrong (its bias, a fraction of the round trip).
     plain = await PipelineWorker.start({ ...common, mode: 'plain', names: 'plain', researchInsecure: true, keepHostClock: true });
     progress('checking the boards\' clocks', 2);
+    // A QEMU board's clock is its own (Espruino's STM32 time, set once at provisioning, never on the plain
+    // boards): it is aligned here over the console, the host's time at the midpoint of the fastest of 40
+    // round trips, so its readings' "t" is within half that round trip of the host clock.
+    const apply = o.target === 'qemu';
     clocks = [
-      ...(await sealed.ask({ do: 'sync', rounds: 40, apply: false, biasPerRtt: 0 }, 'sync')).clocks,
-      ...(await plain.ask({ do: 'sync', rounds: 40, apply: false, biasPerRtt: 0 }, 'sync')).clocks,
+      ...(await sealed.ask({ do: 'sync', rounds: 40, apply, biasPerRtt: 0 }, 'sync')).clocks,
+      ...(await plain.ask({ do: 'sync', rounds: 40, apply, biasPerRtt: 0 }, 'sync')).clocks,
     ];
     clockBiasPerRtt = median(clocks.map((c) => c.offsetMs / c.rttMs));
     progress('warm-up', 3);
@@ -230,7 +234,7 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
   const diffNoDurable = p.withoutDurable.p50Ms === null || s.withoutDurable.p50Ms === null ? null : s.withoutDurable.p50Ms - p.withoutDurable.p50Ms;
   const report: LatencyReport = {
     bench: 'latency',
-    target: `${o.target === 'espruino' ? 'Espruino Linux build 2v29 boards (the recipe\'s build' : 'emulated boards (host/emulator'}, one process each) on loopback, ${o.broker} broker`,
+    target: `${o.target === 'espruino' ? 'Espruino Linux build 2v29 boards (the recipe\'s build' : o.target === 'qemu' ? 'QEMU Cortex-M4 boards (Espruino 2v29 STM32 firmware, MQTT over Serial2 through a gateway each' : 'emulated boards (host/emulator'}, one process each) on loopback, ${o.broker} broker`,
     broker: o.broker, verifierStore: o.verifierStore ?? 'registry', boards: o.boards, seconds: o.seconds, intervalS: interval, warmupS: warmup,
     plain: p, sealed: s,
     overhead: { ...overheadOf(p, s), withoutDurable: overheadOf(p.withoutDurable, s.withoutDurable) },
@@ -242,6 +246,7 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
       'µs stamps from a bench build). Clocks: an emulated board\'s clock is the host clock (performance.timeOrigin + performance.now() in its ' +
       'process) plus any setTime offset, and no board gets one here (setTime is a no-op during the sealed provisioning, set through the console), ' +
       'so t and the verifier\'s clock agree to microseconds; the console estimate (best of 40 round trips, not applied) is reported as a check. ' +
+      (o.target === 'qemu' ? 'QEMU boards keep their own clock: it is set over the console before measuring (the host time at the midpoint of the fastest of 40 round trips; clocks[].rttMs / 2 bounds the error), and their wire time includes the emulated CPU\'s own time to seal and send (QEMU runs the Cortex-M4 far slower than a real one). ' : '') +
       'Percentiles are nearest-rank. durable = time inside the registry\'s SQLite writes (synchronous=FULL) per sealed reading.',
     platform: {
       node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGB: Math.round(totalmem() / 1e8) / 10, kernel: release(),

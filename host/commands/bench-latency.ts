@@ -23,7 +23,7 @@ const row = (name: string, p: Percentiles) => [name, ms(p.p50Ms), ms(p.p95Ms), m
 function render(r: LatencyReport, files: string[]): string {
   const o = r.overhead;
   const out: string[] = [];
-  out.push(`end-to-end latency, board reading → verifier output: ${r.boards} sealed + ${r.boards} plain emulated boards at once, ${r.broker} broker, ${r.seconds} s, a reading every ${r.intervalS} s per board`);
+  out.push(`end-to-end latency, board reading → verifier output: ${r.boards} sealed + ${r.boards} plain boards at once: ${r.target}; ${r.seconds} s, a reading every ${r.intervalS} s per board`);
   out.push(`sealed verifier store: ${r.verifierStore}${r.verifierStore === 'memory' ? ' (NO durable write before output: not what sealmq verify does)' : ' (replay window durable before output, as sealmq verify)'}`);
   out.push(`plain = the ${PLAIN_LABEL} pipeline (no sealing, anonymous broker), run here for comparison only`);
   out.push(`platform: node ${r.platform.node}, ${r.platform.cpu}, ${r.platform.cores} cores, load ${r.platform.loadavgStart.join(' ')} → ${r.platform.loadavgEnd.join(' ')}`);
@@ -48,7 +48,7 @@ export function registerBenchLatency(bench: Command): void {
   bench.command('latency')
     .description(`end-to-end latency, board reading → verifier output, of the sealed pipeline and the research plain pipeline (${PLAIN_LABEL}) in one run on emulated boards or Espruino's Linux interpreter: p50/p95/p99/max and the overhead of sealing`)
     .option('--boards <n>', 'boards per pipeline', intOption('boards', 1, 16), 3)
-    .addOption(new Option('--target <target>', 'what runs the boards: emulated, or espruino (Espruino\'s own Linux interpreter; its clock is the host\'s too)').choices([...BOARD_TARGETS]).default('emulated'))
+    .addOption(new Option('--target <target>', 'what runs the boards: emulated, espruino (Espruino\'s own Linux interpreter; its clock is the host\'s too) or qemu (Espruino\'s STM32 firmware on QEMU, MQTT through a gateway each; its clock is aligned over the console first)').choices([...BOARD_TARGETS]).default('emulated'))
     .option('--seconds <s>', 'measured seconds (after a warm-up)', num('seconds', 1, 3600), 20)
     .option('--broker <kind>', 'embedded, or mosquitto (the OS package: the sealed pipeline on the emitted deny-by-default config with the TOTP plugin, the plain one anonymous)', 'embedded')
     .option('--interval <s>', 'seconds between readings on each board', num('interval', 0.05, 60), 0.1)

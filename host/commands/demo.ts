@@ -83,6 +83,7 @@ export function register(program: Command): void {
       else {
         process.stdout.write(`\n${good ? 'OK' : 'NOT OK'}: ${s.boards} boards sealed ${s.sealed} frames; ${s.verified} verified, ${s.rejected} rejected; ` +
           `command round trip ${s.commandRoundTrip ? 'ok' : 'FAILED'}; latency p50 ${s.latencyMs.p50 ?? '-'} ms, p95 ${s.latencyMs.p95 ?? '-'} ms\n` +
+          (s.gateways ? `${s.gateways.count} gateways relayed ${s.gateways.packetsToBroker} MQTT packets up (${s.gateways.bytesToBroker} bytes) and ${s.gateways.packetsToBoards} down\n` : '') +
           (s.home ? `kept: ${s.home}\n` : ''));
       }
       process.exitCode = good ? EXIT.OK : EXIT.REJECTED;

@@ -45,6 +45,11 @@ export interface DemoSummary {
   latencyMs: { p50: number | null; p95: number | null };
   home?: string;
   rejections?: Record<string, number>;
+  /**
+   * Boards without a network (QEMU, emulated-uart): what their gateways relayed, all boards together
+   * (MQTT packets each way: the sealed PUBLISHes and the sessions' CONNECT, SUBSCRIBE, PINGREQ and acks).
+   */
+  gateways?: { count: number; packetsToBroker: number; packetsToBoards: number; bytesToBroker: number; bytesToBoards: number };
 }
 
 export function percentile(sorted: number[], p: number): number | null {
@@ -93,6 +98,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     await new Promise((r) => setTimeout(r, 500));
     const stats = pipe.stats();
     latencies.sort((a, b) => a - b);
+    const gw = pipe.boards.map((b) => b.gateway?.stats?.()).filter((g) => g !== undefined);
+    const gateways = gw.length ? {
+      count: gw.length,
+      packetsToBroker: gw.reduce((a, g) => a + g.toBroker.packets, 0), packetsToBoards: gw.reduce((a, g) => a + g.toBoard.packets, 0),
+      bytesToBroker: gw.reduce((a, g) => a + g.toBroker.bytes, 0), bytesToBoards: gw.reduce((a, g) => a + g.toBoard.bytes, 0),
+    } : undefined;
     return {
       ...(o.plain ? { pipeline: PLAIN_LABEL } : {}),
       boards: o.boards, sealed: o.plain ? 0 : sent, verified: stats.accepted, rejected: stats.rejected, commandRoundTrip,
@@ -100,6 +111,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       ...(o.plain ? { sentInClear: sent } : {}),
       ...(stats.rejected ? { rejections: stats.byReason } : {}),
       ...(o.keep ? { home: pipe.home } : {}),
+      ...(gateways ? { gateways } : {}),
     };
   } finally {
     await dash?.close().catch(() => {});
