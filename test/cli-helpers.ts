@@ -1,6 +1,6 @@
 // Running the real `sealmq` CLI from tests, as a person would: a child process, a clean environment
 // (no passphrase unless given), stdin closed, exit code and both streams captured.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,5 +94,25 @@ export async function loginAs(home: string, passphrase: string, role: Role = 'ad
     return op;
   } finally {
     reg.close();
+  }
+}
+
+/** A registry home for CLI runs: unlocked once with the passphrase, an admin session open (flash and provision need one). */
+export async function operatorHome(prefix: string, passphrase: string): Promise<{ home: string; env: Record<string, string> }> {
+  const home = tmpHome(prefix);
+  const reg = openRegistry({ home });
+  await reg.unlock(passphrase);
+  reg.close();
+  await loginAs(home, passphrase); // docs/OPERATORS.md
+  return { home, env: { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: passphrase } };
+}
+
+/** True if a command is on PATH (e.g. socat for the PTY tests, whose titles then say why they skip). */
+export function hasCommand(cmd: string, versionFlag = '-V'): boolean {
+  try {
+    execFileSync(cmd, [versionFlag], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
   }
 }

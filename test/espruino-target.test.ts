@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { espruinoBin, ESPRUINO_SKIP, hasConsolePatches } from '../host/espruino/bin.js';
 import { linkFor } from '../host/link/open-link.js';
 import { connectRepl } from '../host/link/repl.js';
-import { openRegistry } from '../host/registry/registry.js';
-import { loginAs, sealmq, tmpHome } from './cli-helpers.js';
+import { operatorHome, sealmq } from './cli-helpers.js';
 import { startEmulator, type EmulatorProcess } from './emulator-helpers.js';
 
 const BIN = espruinoBin();
@@ -21,12 +20,7 @@ const PASS = 'espruino target passphrase';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function setup(prefix: string) {
-  const home = tmpHome(prefix);
-  const env = { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: PASS };
-  const reg = openRegistry({ home });
-  await reg.unlock(PASS);
-  reg.close();
-  await loginAs(home, PASS); // flash and provision need an operator session (docs/OPERATORS.md)
+  const { home, env } = await operatorHome(prefix, PASS);
   return { home, env, pty: join(home, 'ttyESP'), flash: join(home, 'board.espruino.flash') };
 }
 

@@ -4,7 +4,7 @@
 // sealed readings, a sealed command and its reply, and — the broker dropping the board's connection — the
 // gateway's 0x00 making the firmware drop its session and redial, with no counter reused.
 import test, { type ExecutionContext } from 'ava';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,16 +17,10 @@ import { nodePrimitives as P, sha1 } from '../host/protocol/node-primitives.js';
 import { buildFirmware } from '../host/build/bundle.js';
 import { espruinoBin, ESPRUINO_SKIP } from '../host/espruino/bin.js';
 import { startGateway, type GatewayEvent } from '../host/gateway/gateway.js';
+import { hasCommand } from './cli-helpers.js';
 
 const BIN = espruinoBin() ?? undefined;
-const hasSocat = (() => {
-  try {
-    execFileSync('socat', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasSocat = hasCommand('socat');
 const maybe = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
   BIN && hasSocat ? test.serial(title, fn) : test.serial.skip(`${title} — ${BIN ? 'socat is not installed' : ESPRUINO_SKIP}`, fn);
 const ROOT = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';

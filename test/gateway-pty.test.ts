@@ -2,21 +2,15 @@
 // by socat (as a USB-serial adapter wired to a board's second UART would appear), opened by the gateway
 // through the serialport package; the pipeline's broker and verifier on the other side.
 import test from 'ava';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway } from '../host/gateway/gateway.js';
 import { startPipeline } from '../host/pipeline/pipeline.js';
+import { hasCommand } from './cli-helpers.js';
 
-const hasSocat = (() => {
-  try {
-    execFileSync('socat', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasSocat = hasCommand('socat');
 
 (hasSocat ? test : test.skip)('the gateway relays a board\'s UART from a serial device path (a real PTY via socat)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sealmq-gw-pty-'));

@@ -3,7 +3,6 @@
 // technician meets: a port that does not exist, and a board that accepts the connection and says nothing.
 import test from 'ava';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { startEmulator, tmpFlash, type EmulatorProcess } from './emulator-helpers.js';
 import { linkFor, openLink } from '../host/link/open-link.js';
@@ -11,15 +10,9 @@ import { connectRepl } from '../host/link/repl.js';
 import { uploadFile, readBackHash, sha256Hex } from '../host/link/storage-files.js';
 import { SealmqError } from '../host/errors.js';
 import type { ConsoleLink } from '../host/link/console-link.js';
+import { hasCommand } from './cli-helpers.js';
 
-const hasSocat = (() => {
-  try {
-    execFileSync('socat', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasSocat = hasCommand('socat');
 
 async function exercise(t: any, link: ConsoleLink): Promise<void> {
   const r = await connectRepl(link);

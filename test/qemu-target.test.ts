@@ -14,8 +14,7 @@ import { QemuProcess, qemuArgs } from '../host/qemu/process.js';
 import { linkFor } from '../host/link/open-link.js';
 import { connectRepl, type Repl } from '../host/link/repl.js';
 import { uploadFile } from '../host/link/storage-files.js';
-import { openRegistry } from '../host/registry/registry.js';
-import { loginAs, sealmq, tmpHome } from './cli-helpers.js';
+import { operatorHome, sealmq, tmpHome } from './cli-helpers.js';
 import { startEmulator, type EmulatorProcess } from './emulator-helpers.js';
 
 const { tools, why: reason } = qemuTools();
@@ -25,12 +24,7 @@ const PASS = 'qemu target passphrase';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function setup(prefix: string) {
-  const home = tmpHome(prefix);
-  const env = { SEALMQ_HOME: home, SEALMQ_PASSPHRASE: PASS };
-  const reg = openRegistry({ home });
-  await reg.unlock(PASS);
-  reg.close();
-  await loginAs(home, PASS); // flash and provision need an operator session (docs/OPERATORS.md)
+  const { home, env } = await operatorHome(prefix, PASS);
   return { home, env, pty: join(home, 'ttyQEMU'), flash: join(home, 'board.qemu.flash') };
 }
 
