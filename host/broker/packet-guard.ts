@@ -94,23 +94,65 @@ export class GuardedConnection extends Duplex {
     this.socket.resume();
   }
 
+  // Writes leave in one socket write per event-loop turn: every packet aedes writes to this connection in
+  // one turn (a subscriber gets many: the verifier takes every device's frames) goes in one write() syscall
+  // (one send on loopback, not one per packet). The bytes wait for the end of the turn only (setImmediate:
+  // microseconds), never for a timer; with TCP_NODELAY they then leave at once. mqtt-packet writes a packet
+  // in pieces inside cork()/uncork() (_writev): they join the same write.
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushing = false;
+  /** The write callback held back while the socket is over its high-water mark (backpressure to aedes). */
+  private held: ((e?: Error | null) => void) | null = null;
+
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    if (this.socket.destroyed) return cb();
-    this.socket.write(chunk, cb);
+    this.queue(chunk);
+    this.release(cb);
   }
 
-  // mqtt-packet writes a packet in pieces (header, topic, payload) inside cork()/uncork(): one socket write
-  // for all of them, not one syscall and (with TCP_NODELAY) one segment per piece.
   override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
-    if (this.socket.destroyed) return cb();
-    this.socket.write(chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+    for (const c of chunks) this.queue(c.chunk);
+    this.release(cb);
   }
+
+  private queue(chunk: Buffer): void {
+    this.out.push(chunk);
+    this.outBytes += chunk.length;
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(this.flushOut);
+    }
+  }
+
+  /** Acknowledges a write at once unless what waits (here and in the socket) is over the socket's high-water mark. */
+  private release(cb: (e?: Error | null) => void): void {
+    if (this.socket.destroyed || this.outBytes + this.socket.writableLength < this.socket.writableHighWaterMark) cb();
+    else this.held = cb;
+  }
+
+  private readonly flushOut = (): void => {
+    this.flushing = false;
+    const out = this.out;
+    if (out.length === 0) return;
+    this.out = [];
+    this.outBytes = 0;
+    if (!this.socket.destroyed) this.socket.write(out.length === 1 ? out[0] : Buffer.concat(out));
+    const cb = this.held;
+    if (!cb) return;
+    this.held = null;
+    if (this.socket.destroyed || !this.socket.writableNeedDrain) cb();
+    else this.socket.once('drain', () => cb());
+  };
 
   override _final(cb: (e?: Error | null) => void): void {
+    this.flushOut();
     this.socket.end(cb);
   }
 
   override _destroy(e: Error | null, cb: (e?: Error | null) => void): void {
+    // What was written before a destroy leaves first, as it would have unbatched (aedes writes a refusing
+    // CONNACK and destroys the connection in the same turn): handed to the kernel, then the socket closes.
+    this.flushOut();
     this.socket.destroy();
     cb(e);
   }
