@@ -67,6 +67,8 @@ export interface RunningBroker {
   port: number;
   /** Principals of the live connections, by client id. */
   clients(): Map<string, string>;
+  /** PUBLISH packets forwarded by the short path (fast-publish.ts) so far; tests and benchmarks. */
+  fastPublished(): number;
   close(): Promise<void>;
 }
 
@@ -276,6 +278,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   let closing: Promise<void> | null = null;
   return {
     url, host, port: boundPort,
+    fastPublished: () => fast?.count ?? 0,
     clients() {
       const m = new Map<string, string>();
       for (const [id, c] of Object.entries(live())) {

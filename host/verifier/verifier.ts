@@ -194,7 +194,13 @@ export class Verifier {
     if (!dev || dev.status !== 'active') return;
     const stored = this.o.replay.get(id, 'up');
     const epoch = stored && stored.epoch >= dev.epoch ? stored.epoch : dev.epoch;
-    this.keysFor(dev, 'up', epoch).lookup(epoch);
+    const k = this.keysFor(dev, 'up', epoch).lookup(epoch);
+    if (!k) return;
+    // The primitives keep each key's AES schedules and HMAC midstates from its first use: made here.
+    const block = new Uint8Array(16);
+    this.p.cbcEncrypt(k.iv, block, block);
+    this.p.cbcDecrypt(k.enc, block, block);
+    this.p.hmacSha256?.(k.mac, block);
   }
 
   /** The device id of `<prefix>/<id>/up`, or null for any other topic (more levels, wildcards, bad ids). */
