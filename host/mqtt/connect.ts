@@ -28,7 +28,8 @@ export async function connectMqtt(url: string, o: ConnectOptions): Promise<mqtt.
   const client = mqtt.connect(url, {
     ...(o.username !== undefined ? { username: o.username, password: o.password } : {}),
     clientId: o.idPrefix + randomBytes(4).toString('hex'), protocolVersion: 4, reconnectPeriod: 1000, connectTimeout: 5000,
-    manualConnect: true,
+    // With a tap, the client connects once its stream builder is wrapped (below).
+    ...(o.onPublish ? { manualConnect: true } : {}),
   });
   const onPublish = o.onPublish;
   if (onPublish) {
@@ -37,8 +38,8 @@ export async function connectMqtt(url: string, o: ConnectOptions): Promise<mqtt.
     const c = client as unknown as { streamBuilder: (c: unknown) => Duplex };
     const build = c.streamBuilder;
     c.streamBuilder = (cl) => new PublishTap(build(cl), onPublish);
+    client.connect();
   }
-  client.connect();
   // On every (re)connection's socket.
   client.on('connect', () => (client.stream as unknown as { setNoDelay?: (b: boolean) => void } | undefined)?.setNoDelay?.(true));
   await new Promise<void>((resolve, reject) => {
