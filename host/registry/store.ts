@@ -34,6 +34,7 @@ export class RegistryStore {
   private dataVersion = -1;
   /** Prepared statements by their (constant) SQL text: the verifier reads and writes per frame. */
   private readonly statements = new Map<string, Database.Statement>();
+  private runTx: Database.Transaction<(f: () => unknown) => unknown> | null = null;
 
   constructor(path: string, clock: Clock, kdf: ScryptParams) {
     checkScryptParams(kdf);
@@ -162,7 +163,10 @@ export class RegistryStore {
    */
   tx<T>(fn: () => T): T {
     try {
-      return this.db.transaction(fn).immediate();
+      // One transaction function for all (better-sqlite3 builds four wrappers per db.transaction() call; the
+      // registry makes one per reservation): it runs whatever it is given, with the same BEGIN/SAVEPOINT rules.
+      this.runTx ??= this.db.transaction((f: () => unknown) => f());
+      return this.runTx.immediate(fn) as T;
     } catch (e) {
       if (e instanceof SealmqError) throw e;
       throw new SealmqError('internal', `registry write failed, nothing was written: ${(e as Error).message}`, { cause: e });
