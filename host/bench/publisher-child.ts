@@ -19,7 +19,7 @@ export interface PublisherStart {
 export type PublisherMessage =
   | { type: 'ready'; frameBytes: number }
   /** performance.timeOrigin + performance.now() (ms since the epoch) of the first publish and the last write. */
-  | { type: 'published'; firstAt: number; lastAt: number }
+  | { type: 'published'; firstAt: number; lastAt: number; cpuMs: number }
   | { type: 'error'; message: string };
 
 const T0 = 1767225600;
@@ -64,11 +64,16 @@ process.once('message', (start: PublisherStart) => {
     process.on('message', (m: { type: string }) => {
       if (m.type === 'go') {
         const firstAt = wallMs();
+        const cpu0 = process.cpuUsage();
         void Promise.all(devices.map(async (d, k) => {
           const topic = `${start.prefix}/${d.id}/up`;
           // The callback fires once the packet is written to the socket.
           for (const f of d.frames) await new Promise<void>((resolve, reject) => clients[k].publish(topic, f, { qos: 0 }, (e) => (e ? reject(e) : resolve())));
-        })).then(() => send({ type: 'published', firstAt, lastAt: wallMs() }), (e: Error) => send({ type: 'error', message: e.message }));
+        })).then(() => {
+          const lastAt = wallMs();
+          const cpu = process.cpuUsage(cpu0);
+          send({ type: 'published', firstAt, lastAt, cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
+        }, (e: Error) => send({ type: 'error', message: e.message }));
       }
       if (m.type === 'close') {
         clients.forEach((c) => c.end(true));

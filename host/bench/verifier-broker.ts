@@ -53,11 +53,20 @@ export interface BrokerBenchReport {
   publishSeconds: number;
   /** Transactions the verifier committed (group commits and reservations made at once) during the run. */
   commits: number;
+  /**
+   * CPU time (user + system) per frame offered, µs, of each process while frames flowed: the broker (the embedded
+   * one: this process, from the first publish to the verifier's last frame; Mosquitto: not measured, null), the
+   * verifier (from its start-up to its last frame) and the publishers (until their last write). On a shared
+   * machine this moves far less than wall-clock rates do; their sum is what the run asks of the cores.
+   */
+  cpuUsPerFrame: { broker: number | null; verifier: number; publishers: number };
   /** The verifier process: after start-up (GC'd, subscribed, no frame yet), the largest sample, after the run (GC'd). */
   memory: { before: MemorySample; peak: MemorySample; after: MemorySample; sampleMs: number; samples: number };
   frameBytes: number;
   method: string;
 }
+
+const perFrame = (ms: number, frames: number): number => Math.round((ms * 1000 / frames) * 10) / 10;
 
 /** Runs the broker-path bench; throws if the broker or the verifier fails to start. */
 export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBenchReport> {
@@ -116,6 +125,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
     pubs.send(pubStart);
     const pubReady = await pubs.next('ready', 120_000);
     o.onProgress?.('publishing', 0, total);
+    const cpu0 = process.cpuUsage();
     pubs.send({ type: 'go' });
     const published = await pubs.next('published', o.timeoutMs ?? 120_000);
     // Wait for the verifier to have seen every frame (or for the timeout: QoS 0 may lose some).
@@ -127,6 +137,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
       child.send({ type: 'finish' });
       done = await next('done', 10_000);
     }
+    const brokerCpu = process.cpuUsage(cpu0);
     o.onProgress?.('publishing', done.seen, total);
     pubs.send({ type: 'close' });
     child.send({ type: 'close' });
@@ -144,6 +155,11 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
       verifierFramesPerSecond: flow > 0 ? Math.round(done.accepted / flow) : 0,
       publishSeconds: Number(((published.lastAt - t0) / 1000).toFixed(3)),
       commits: done.commits,
+      cpuUsPerFrame: {
+        broker: kind === 'embedded' ? perFrame((brokerCpu.user + brokerCpu.system) / 1000, total) : null,
+        verifier: perFrame(done.cpuMs, total),
+        publishers: perFrame(published.cpuMs, total),
+      },
       memory: { before: ready.memory, peak: done.peak, after: after.memory, sampleMs, samples: done.samples },
       frameBytes: pubReady.frameBytes,
       method: `${n} synthetic publishers (mqtt.js in a process of their own, each logged in as its own registry-provisioned device with its TOTP) publish ${per} valid sealed frames each `

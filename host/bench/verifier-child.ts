@@ -22,7 +22,9 @@ export type ChildMessage =
   | { type: 'ready'; memory: MemorySample }
   | { type: 'done'; seen: number; accepted: number; rejected: number; byReason: Record<string, number>;
     /** performance.timeOrigin + performance.now() (ms since the epoch) of the first and last frame. */
-    firstAt: number; lastAt: number; peak: MemorySample; samples: number; commits: number }
+    firstAt: number; lastAt: number; peak: MemorySample; samples: number; commits: number;
+    /** CPU time (user + system, ms) of this process from 'ready' to 'done'. */
+    cpuMs: number }
   | { type: 'after'; memory: MemorySample }
   | { type: 'error'; message: string };
 
@@ -53,12 +55,14 @@ process.once('message', (start: ChildStart) => {
     let timer: NodeJS.Timeout | undefined;
     let stats = { accepted: 0, rejected: 0, byReason: {} as Record<string, number> };
     let commits = () => 0;
+    let cpu0 = process.cpuUsage();
     const finish = () => {
       if (finished) return;
       finished = true;
       sample();
       clearInterval(timer);
-      send({ type: 'done', seen, accepted: stats.accepted, rejected: stats.rejected, byReason: stats.byReason, firstAt, lastAt, peak, samples, commits: commits() });
+      const cpu = process.cpuUsage(cpu0);
+      send({ type: 'done', seen, accepted: stats.accepted, rejected: stats.rejected, byReason: stats.byReason, firstAt, lastAt, peak, samples, commits: commits(), cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
     };
     const running = await runVerifier({
       registry: reg, brokerUrl: start.brokerUrl, username: start.user, password: start.password,
@@ -77,6 +81,7 @@ process.once('message', (start: ChildStart) => {
     peak.heapUsed = before.heapUsed;
     peak.rss = before.rss;
     timer = setInterval(sample, start.sampleMs);
+    cpu0 = process.cpuUsage();
     process.on('message', (m: { type: string }) => {
       if (m.type === 'finish') finish();
       if (m.type === 'close') {

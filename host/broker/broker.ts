@@ -11,6 +11,7 @@ import { inputError, SealmqError } from '../errors.js';
 import type { Clock, Registry } from '../registry/registry.js';
 import { Authenticator, CONNACK } from './auth.js';
 import { DEFAULT_MAX_PACKET, GuardedConnection } from './packet-guard.js';
+import { FastPublish } from './fast-publish.js';
 import { isPrefix, Principal, principalName, publishDecision, readDecision, subscribeDecision } from './policy.js';
 
 export const DEFAULT_LISTEN = 'mqtt://127.0.0.1:1883';
@@ -53,6 +54,11 @@ export interface BrokerOptions {
   connectTimeoutMs?: number;
   /** Open connections at most; more are refused at accept (default 1,000). */
   maxConnections?: number;
+  /**
+   * A device's QoS 0 PUBLISH checked and forwarded by fast-publish.ts instead of aedes' per-message path (the same
+   * decisions; default true). false: every packet through aedes (comparisons, tests).
+   */
+  fastPublish?: boolean;
 }
 
 export interface RunningBroker {
@@ -61,6 +67,8 @@ export interface RunningBroker {
   port: number;
   /** Principals of the live connections, by client id. */
   clients(): Map<string, string>;
+  /** PUBLISH packets forwarded by the short path (fast-publish.ts) so far; tests and benchmarks. */
+  fastPublished(): number;
   close(): Promise<void>;
 }
 
@@ -228,6 +236,18 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     },
   });
 
+  const fast = o.fastPublish === false ? undefined : new FastPublish(aedes, {
+    session: (c) => principals.get(c)?.kind === 'device',
+    mayPublish: (c, topic) => {
+      const p = principals.get(c);
+      return !!p && publishDecision(p, prefix, topic).allow;
+    },
+    mayRead: (c, topic) => {
+      const p = principals.get(c);
+      return !!p && readDecision(p, prefix, topic).allow;
+    },
+  });
+
   aedes.on('clientDisconnect', (client) => {
     const p = principals.get(client);
     if (p) emit({ type: 'disconnect', principal: principalName(p), clientId: client.id, device: p.kind === 'device' ? p.id : null });
@@ -245,7 +265,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     aedes.handle(new GuardedConnection(socket, maxPacket, (why) => {
       refusal('broker.connection.refused', null, { reason: why, remote });
       emit({ type: 'connection-refused', reason: why, remote });
-    }) as unknown as Socket);
+    }, fast) as unknown as Socket);
   });
   server.maxConnections = o.maxConnections ?? 1000;
   await listenOn(server, host, port, () => aedes.close());
@@ -258,6 +278,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   let closing: Promise<void> | null = null;
   return {
     url, host, port: boundPort,
+    fastPublished: () => fast?.count ?? 0,
     clients() {
       const m = new Map<string, string>();
       for (const [id, c] of Object.entries(live())) {

@@ -51,6 +51,8 @@ function renderVerifier(r: VerifierBenchReport, files: string[]): string {
     out.push(table(['BROKER', 'FRAMES', 'ACCEPTED', 'REJECTED', 'SECONDS', 'FRAMES/S END TO END', '÷ IN-PROCESS', 'FRAMES/S AT THE VERIFIER', 'COMMITS'], shown.map((b) => [
       b.broker, grouped(b.frames), grouped(b.accepted), b.rejected ? `${grouped(b.rejected)} ${JSON.stringify(b.byReason)}` : '0', b.seconds.toFixed(2),
       grouped(b.framesPerSecond), b.ratioToInProcess.toFixed(3), grouped(b.verifierFramesPerSecond), grouped(b.commits)])));
+    out.push(table(['CPU µs PER FRAME', 'BROKER', 'VERIFIER', 'PUBLISHERS'], shown.map((b) => [
+      b.broker, b.cpuUsPerFrame.broker === null ? '–' : b.cpuUsPerFrame.broker.toFixed(1), b.cpuUsPerFrame.verifier.toFixed(1), b.cpuUsPerFrame.publishers.toFixed(1)])));
     out.push(table(['VERIFIER PROCESS', ...shown.flatMap((b) => [`${b.broker}: BEFORE`, 'PEAK', 'AFTER'])], [
       ['heapUsed', ...shown.flatMap((b) => [mb(b.memory.before.heapUsed), mb(b.memory.peak.heapUsed), mb(b.memory.after.heapUsed)])],
       ['RSS', ...shown.flatMap((b) => [mb(b.memory.before.rss), mb(b.memory.peak.rss), mb(b.memory.after.rss)])],

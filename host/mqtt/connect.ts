@@ -3,7 +3,9 @@
 // and fails with one clear error instead of retrying forever against a broker that said no.
 import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
+import type { Duplex } from 'node:stream';
 import { SealmqError } from '../errors.js';
+import { OnPublish, PublishTap } from './publish-tap.js';
 
 export interface ConnectOptions {
   /** Omitted: an anonymous login (research insecure brokers only). */
@@ -14,6 +16,11 @@ export interface ConnectOptions {
   /** Who is connecting, for the error ("verifier", "plain verifier"…). */
   what?: string;
   hint?: string;
+  /**
+   * Every plain QoS 0 PUBLISH (no DUP, no RETAIN) handed here as it is read, instead of mqtt.js' 'message'
+   * event (publish-tap.ts); 'message' still fires for any other PUBLISH.
+   */
+  onPublish?: OnPublish;
 }
 
 /** Connects and waits for the CONNACK; a refused or unreachable broker is an 'auth' error. */
@@ -21,7 +28,18 @@ export async function connectMqtt(url: string, o: ConnectOptions): Promise<mqtt.
   const client = mqtt.connect(url, {
     ...(o.username !== undefined ? { username: o.username, password: o.password } : {}),
     clientId: o.idPrefix + randomBytes(4).toString('hex'), protocolVersion: 4, reconnectPeriod: 1000, connectTimeout: 5000,
+    // With a tap, the client connects once its stream builder is wrapped (below).
+    ...(o.onPublish ? { manualConnect: true } : {}),
   });
+  const onPublish = o.onPublish;
+  if (onPublish) {
+    // Every (re)connection's stream goes through the tap.
+    // streamBuilder is private in mqtt.js' typings, public in its code (MqttClient.connect() calls it).
+    const c = client as unknown as { streamBuilder: (c: unknown) => Duplex };
+    const build = c.streamBuilder;
+    c.streamBuilder = (cl) => new PublishTap(build(cl), onPublish);
+    client.connect();
+  }
   // On every (re)connection's socket.
   client.on('connect', () => (client.stream as unknown as { setNoDelay?: (b: boolean) => void } | undefined)?.setNoDelay?.(true));
   await new Promise<void>((resolve, reject) => {

@@ -445,12 +445,14 @@ async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who:
     prefix, now,
     onResult: (result) => emit({ type: 'frame', mode: 'sealed', result, timing: { receivedAt, doneAt: now(), durableMs: durable } }),
   });
-  const client = await mqttClient(url, who, 'sealmq-verify-');
-  await subscribeOrFail(client, `${prefix}/+/up`);
-  client.on('message', (topic, payload) => {
+  const handle = (topic: string, payload: Buffer) => {
     receivedAt = now();
     durable = 0;
     verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
-  });
+  };
+  // As `sealmq verify`: frames handed over as they are read (host/mqtt/publish-tap.ts).
+  const client = await mqttClient(url, who, 'sealmq-verify-', handle);
+  await subscribeOrFail(client, `${prefix}/+/up`);
+  client.on('message', handle);
   return { stats, close: () => new Promise<void>((r) => client.end(false, {}, () => r())) };
 }

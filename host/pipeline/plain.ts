@@ -2,6 +2,7 @@
 // plain board's setup (no secrets) and commands in clear. Never the product.
 import type mqtt from 'mqtt';
 import { connectMqtt, subscribeOrFail } from '../mqtt/connect.js';
+import type { OnPublish } from '../mqtt/publish-tap.js';
 import { parseBrokerUrl } from '../board/provision.js';
 import { smqCall } from '../board/smq.js';
 import { PLAIN_VERSION_SUFFIX } from '../build/bundle.js';
@@ -16,18 +17,20 @@ import type { CommandReply, Credentials, PipelineEvent, VerifierHandle } from '.
 export async function plainVerifierOn(url: string, prefix: string, now: () => number, emit: (e: PipelineEvent) => void): Promise<VerifierHandle> {
   let receivedAt = 0;
   const verifier = new PlainVerifier({ prefix, now, onResult: (result) => emit({ type: 'frame', mode: 'plain', result, timing: { receivedAt, doneAt: now(), durableMs: 0 } }) });
-  const client = await mqttClient(url, null, 'sealmq-plain-verify-');
-  await subscribeOrFail(client, `${prefix}/+/up`);
-  client.on('message', (topic, payload) => {
+  const handle = (topic: string, payload: Buffer) => {
     receivedAt = now();
     verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
-  });
+  };
+  // As the sealed verifier's client: frames handed over as they are read (host/mqtt/publish-tap.ts).
+  const client = await mqttClient(url, null, 'sealmq-plain-verify-', handle);
+  await subscribeOrFail(client, `${prefix}/+/up`);
+  client.on('message', handle);
   return { stats: verifier.stats, close: () => new Promise<void>((r) => client.end(false, {}, () => r())) };
 }
 
 /** An mqtt.js client (MQTT 3.1.1) with TCP_NODELAY on its socket, connected or rejected. */
-export const mqttClient = (url: string, who: Credentials | null, idPrefix: string): Promise<mqtt.MqttClient> =>
-  connectMqtt(url, { ...(who ? { username: who.username, password: who.password } : {}), idPrefix });
+export const mqttClient = (url: string, who: Credentials | null, idPrefix: string, onPublish?: OnPublish): Promise<mqtt.MqttClient> =>
+  connectMqtt(url, { ...(who ? { username: who.username, password: who.password } : {}), idPrefix, onPublish });
 
 
 /** Sets up a board running the research plain firmware: device id, broker, interval, clock. No secrets. */

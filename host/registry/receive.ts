@@ -33,10 +33,7 @@ export function putReceiveState(store: RegistryStore, id: string, direction: str
   checkDeviceId(id);
   checkDirection(direction);
   const w = st.window;
-  const u32 = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
-  if (!(Number.isInteger(st.epoch) && st.epoch >= 0 && st.epoch <= 255 && u32(w.top) && u32(w.hi) && u32(w.lo))) {
-    throw inputError('receive state out of range');
-  }
+  if (!validState(st)) throw inputError('receive state out of range');
   const now = store.clock();
   store.tx(() => {
     const d = store.sql('SELECT epoch FROM devices WHERE id = ?').get(id) as { epoch: number } | undefined;
@@ -55,12 +52,17 @@ export function putReceiveState(store: RegistryStore, id: string, direction: str
       store.sql('UPDATE devices SET epoch = ?, updated_at = ? WHERE id = ?').run(st.epoch, now, id);
       insertAudit(store, { actor: 'registry', action: 'device.epoch', device: id, detail: { from: d.epoch, to: st.epoch, direction } }, now);
     }
-    store.sql(`INSERT INTO replay_state(device_id, direction, epoch, top, hi, lo, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT(device_id, direction) DO UPDATE SET epoch = excluded.epoch, top = excluded.top, hi = excluded.hi,
-      lo = excluded.lo, updated_at = excluded.updated_at`).run(id, direction, st.epoch, w.top, w.hi, w.lo, now);
-    store.sql('UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?').run(now, id);
+    store.sql(UPSERT_STATE).run(id, direction, st.epoch, w.top, w.hi, w.lo, now);
+    store.sql(TOUCH_DEVICE).run(now, id);
   });
 }
+
+const UPSERT_STATE = `INSERT INTO replay_state(device_id, direction, epoch, top, hi, lo, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT(device_id, direction) DO UPDATE SET epoch = excluded.epoch, top = excluded.top, hi = excluded.hi,
+  lo = excluded.lo, updated_at = excluded.updated_at`;
+const TOUCH_DEVICE = 'UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?';
+const u32 = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+const validState = (st: ReceiveState): boolean => Number.isInteger(st.epoch) && st.epoch >= 0 && st.epoch <= 255 && u32(st.window.top) && u32(st.window.hi) && u32(st.window.lo);
 
 /**
  * A reservation (docs/PROTOCOL.md, "Replay state on the host"): persists `st` (durable when it returns) only
@@ -76,6 +78,15 @@ export function reserveReceiveState(store: RegistryStore, id: string, direction:
     if (expected && st.epoch === cur.epoch && st.window.top < cur.window.top) {
       store.sql('UPDATE replay_state SET top = ?, hi = ?, lo = ?, updated_at = ? WHERE device_id = ? AND direction = ?')
         .run(st.window.top, st.window.hi, st.window.lo, store.clock(), id, direction);
+      return null;
+    }
+    // The usual case, a bound above the stored one under the device's epoch: written without reading both
+    // rows again (putReceiveState's checks hold: same transaction, just read). Anything else goes through it.
+    if (st.epoch === cur.epoch && st.window.top >= cur.window.top && validState(st)) {
+      const now = store.clock();
+      const w = st.window;
+      store.sql(UPSERT_STATE).run(id, direction, st.epoch, w.top, w.hi, w.lo, now);
+      store.sql(TOUCH_DEVICE).run(now, id);
       return null;
     }
     putReceiveState(store, id, direction, st);

@@ -114,8 +114,8 @@ export class Registry {
   otpSeed(id: string): { epoch: number; seed: Uint8Array } | null { return secrets.otpSeed(this.s, id); }
   deviceRecord(id: string): DeviceRecord | null { return secrets.deviceRecord(this.s, id); }
   cachedDeviceRecord(id: string, checkOthers = true): DeviceRecord | null { return secrets.cachedDeviceRecord(this.s, id, checkOthers); }
-  /** Drops the cached device records if another process committed since the last check (store.ts). */
-  checkOtherWriters(): void { this.s.checkOtherWriters(); }
+  /** Drops the cached device records another process changed since the last check (store.ts, secrets.ts). */
+  checkOtherWriters(): void { secrets.checkOtherWriters(this.s); }
   exportSecrets(id: string, actor: string): { id: string; epoch: number; root: string; otpSeed: string; brokerUrl: string | null; interval: number | null } { return secrets.exportSecrets(this.s, id, actor); }
   // ── receive (receive.ts) ──
   getReceiveState(id: string, direction: string): ReceiveState | null { return receive.getReceiveState(this.s, id, direction); }

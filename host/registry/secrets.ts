@@ -96,19 +96,46 @@ export function deviceRecord(store: RegistryStore, id: string): DeviceRecord | n
   return { id, status: d.status, epoch: d.epoch, root: s.root, retiredEpochs: retired, pendingEpoch };
 }
 
+// A device record's stamp: everything deviceRecord() is made of (status, epoch, info with any rotation asked
+// for, every epoch's status, the current secret's nonce: a secret is never sealed twice under one nonce).
+const STAMP = `SELECT d.id, d.status || '|' || d.epoch || '|' || d.info || '|' || ifnull(hex(s.nonce), '-') || '|' ||
+  ifnull((SELECT group_concat(x, ',') FROM (SELECT k.epoch || k.status AS x FROM key_epochs k WHERE k.device_id = d.id ORDER BY k.epoch)), '')
+  FROM devices d LEFT JOIN device_secrets s ON s.device_id = d.id AND s.epoch = d.epoch`;
+
+/** Every device's stamp, by id (one query: ~1 ms for 1,000 devices). */
+export function deviceStamps(store: RegistryStore): Map<string, string> {
+  return new Map(store.sql(STAMP).raw().all() as [string, string][]);
+}
+
+function deviceStamp(store: RegistryStore, id: string): string | null {
+  const r = store.sql(STAMP + ' WHERE d.id = ?').raw().get(id) as [string, string] | undefined;
+  return r ? r[1] : null;
+}
+
+/** store.checkOtherWriters() with the device stamps (what the verifier calls once per I/O turn). */
+export function checkOtherWriters(store: RegistryStore): void {
+  store.checkOtherWriters(deviceStamps);
+}
+
 /**
- * deviceRecord() kept in memory for the verifier's per-frame path: read again once another process
- * committed anything (a revoke, a rotation: store.checkOtherWriters) or this one changed a device. The
+ * deviceRecord() kept in memory for the verifier's per-frame path: read again once its stamp changed in a
+ * commit of another process (a revoke, a rotation: store.checkOtherWriters) or this one changed a device. The
  * record is shared: callers must not change or wipe it. checkOthers false: the caller ran
- * store.checkOtherWriters() itself for the frames at hand (once per I/O turn, verifier/run.ts).
+ * checkOtherWriters() itself for the frames at hand (once per I/O turn, verifier/run.ts).
  */
 export function cachedDeviceRecord(store: RegistryStore, id: string, checkOthers = true): DeviceRecord | null {
-  if (checkOthers) store.checkOtherWriters();
+  if (checkOthers) checkOtherWriters(store);
   let d = store.deviceRecords.get(id);
   if (d === undefined) {
+    // The stamp is read before the record: a commit between the two makes them differ at the next check,
+    // which then reads the record again (never the other way round, which could keep a stale record).
+    const stamp = deviceStamp(store, id);
     d = deviceRecord(store, id);
     // Unknown ids are not kept: the topic that named them may be hostile.
-    if (d) store.deviceRecords.set(id, d);
+    if (d && stamp !== null) {
+      store.deviceRecords.set(id, d);
+      store.deviceStamps.set(id, stamp);
+    }
   }
   return d;
 }

@@ -29,9 +29,12 @@ export class RegistryStore {
    * committed (SQLite's data_version) and no write of this one touched a device (forgetDevices()).
    */
   readonly deviceRecords = new Map<string, DeviceRecord | null>();
+  /** Each cached record's stamp (secrets.ts deviceStamps: what the record is made of), read before the record. */
+  readonly deviceStamps = new Map<string, string>();
   private dataVersion = -1;
   /** Prepared statements by their (constant) SQL text: the verifier reads and writes per frame. */
   private readonly statements = new Map<string, Database.Statement>();
+  private runTx: Database.Transaction<(f: () => unknown) => unknown> | null = null;
 
   constructor(path: string, clock: Clock, kdf: ScryptParams) {
     checkScryptParams(kdf);
@@ -96,15 +99,23 @@ export class RegistryStore {
   }
 
   /**
-   * Drops the device records when another process committed anything since the last call (PRAGMA
-   * data_version: it changes only for commits by other connections), so a revoke or a rotation made by
-   * another sealmq process is seen at the next frame.
+   * When another process committed anything since the last call (PRAGMA data_version: it changes only for
+   * commits by other connections), drops every device record whose stamp changed, so a revoke or a rotation
+   * made by another sealmq process is seen at the next frame, while the commits that change no record (the
+   * broker's logins, last-seen times, audit rows) leave the others in place. `stamps` reads every device's
+   * stamp (secrets.ts deviceStamps).
    */
-  checkOtherWriters(): void {
+  checkOtherWriters(stamps: (store: RegistryStore) => Map<string, string>): void {
     const v = this.sql('PRAGMA data_version').pluck().get() as number;
-    if (v !== this.dataVersion) {
-      this.dataVersion = v;
-      this.forgetDevices();
+    if (v === this.dataVersion) return;
+    this.dataVersion = v;
+    if (this.deviceRecords.size === 0) return;
+    const now = stamps(this);
+    for (const [id, d] of this.deviceRecords) {
+      if (now.get(id) === this.deviceStamps.get(id)) continue;
+      if (d) wipe(d.root);
+      this.deviceRecords.delete(id);
+      this.deviceStamps.delete(id);
     }
   }
 
@@ -112,6 +123,7 @@ export class RegistryStore {
   forgetDevices(): void {
     for (const d of this.deviceRecords.values()) if (d) wipe(d.root);
     this.deviceRecords.clear();
+    this.deviceStamps.clear();
   }
 
   /** Forgets the key and every decrypted secret. */
@@ -151,7 +163,10 @@ export class RegistryStore {
    */
   tx<T>(fn: () => T): T {
     try {
-      return this.db.transaction(fn).immediate();
+      // One transaction function for all (better-sqlite3 builds four wrappers per db.transaction() call; the
+      // registry makes one per reservation): it runs whatever it is given, with the same BEGIN/SAVEPOINT rules.
+      this.runTx ??= this.db.transaction((f: () => unknown) => f());
+      return this.runTx.immediate(fn) as T;
     } catch (e) {
       if (e instanceof SealmqError) throw e;
       throw new SealmqError('internal', `registry write failed, nothing was written: ${(e as Error).message}`, { cause: e });
