@@ -122,7 +122,7 @@ export function register(program: Command): void {
     .addOption(new Option('--pipeline <which>', `plain (the RESEARCH PLAIN pipeline, ${PLAIN_LABEL}), sealed, or both`).choices(['plain', 'sealed', 'both']).default('sealed'))
     .addOption(new Option('--broker <kind>', 'embedded (aedes inside sealmq) or mosquitto (the OS package, started on a free loopback port)').choices(['embedded', 'mosquitto']).default('embedded'))
     .addOption(new Option('--target <target>', 'what runs the boards: emulated (ours), espruino (Espruino\'s own Linux interpreter) or qemu (Espruino\'s STM32 firmware on qemu-system-arm; MQTT over its second UART through a gateway per board, and the relay between the gateways and the broker)').choices([...BOARD_TARGETS]).default('emulated'))
-    .option('--interval <s>', `seconds between readings on the boards (default: ${Object.entries(DEFAULT_INTERVAL).map(([t, v]) => `${t} ${v}`).join(', ')})`, seconds)
+    .option('--interval <s>', `seconds between readings on the boards (default: ${[...new Set(Object.values(DEFAULT_INTERVAL))].length === 1 ? `${DEFAULT_INTERVAL.emulated} on every target, the firmware's fastest` : Object.entries(DEFAULT_INTERVAL).map(([t, v]) => `${t} ${v}`).join(', ')})`, seconds)
     .option('--runs <n>', 'repetitions of each attack on each pipeline', intOption('runs', 1, 100_000), 100)
     .addOption(new Option('--attack <name...>', 'attacks to run (default: all)').choices([...ATTACKS]))
     .option('--json', 'one JSON object on stdout instead of a table')
