@@ -17,7 +17,7 @@ const N = 3;
 
 async function suite(t: ExecutionContext, target: 'emulated' | 'qemu'): Promise<AttackReport> {
   const r = await sealmq(['attack', '--target', target, '--runs', String(N), '--json'], {}, 300_000);
-  if (r.code !== 0 && r.code !== 1) throw new Error(`sealmq attack --target ${target} exited ${r.code}: ${r.stderr.trim()}`);
+  if (!r.stdout.trim()) throw new Error(`sealmq attack --target ${target} exited ${r.code} without a report:\n${r.stderr.trim()}`);
   const report = JSON.parse(r.stdout) as AttackReport;
   t.log(`${target}: ${report.seconds} s, a reading every ${report.interval} s`);
   for (const x of report.results) t.log(`${target.padEnd(8)} ${x.attack.padEnd(21)} succeeded ${x.succeeded}/${N} detected ${x.detected}/${N}  ${JSON.stringify(x.reasons)}`);

@@ -125,7 +125,7 @@ export function register(program: Command): void {
     .option('--interval <s>', `seconds between readings on the boards (default: ${[...new Set(Object.values(DEFAULT_INTERVAL))].length === 1 ? `${DEFAULT_INTERVAL.emulated} on every target, the firmware's fastest` : Object.entries(DEFAULT_INTERVAL).map(([t, v]) => `${t} ${v}`).join(', ')})`, seconds)
     .option('--runs <n>', 'repetitions of each attack on each pipeline', intOption('runs', 1, 100_000), 100)
     .addOption(new Option('--attack <name...>', 'attacks to run (default: all)').choices([...ATTACKS]))
-    .option('--json', 'one JSON object on stdout instead of a table')
+    .option('--json', 'one JSON object on stdout instead of a table (and what the suite is doing on stderr)')
     .addHelpText('after', [
       '',
       'Each pipeline is set up once in a throw-away folder (3 boards of --target, broker, verifier) with an on-path',
@@ -145,6 +145,8 @@ export function register(program: Command): void {
           pipelines: o.pipeline === 'both' ? ['plain', 'sealed'] : [o.pipeline], broker: o.broker, runs: o.runs, attacks: o.attack,
           target: o.target, interval: o.interval,
           onProgress: (label, done, total) => bar.update(label, done, total),
+          // With --json (no progress bar), what the suite is doing goes to stderr: set-up, relay, rollback.
+          ...(o.json ? { onPhase: (text: string) => process.stderr.write(`· ${text}\n`) } : {}),
         });
       } finally {
         bar.stop();
