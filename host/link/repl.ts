@@ -85,15 +85,21 @@ export class Repl {
 
   /** Opens nothing: the link must be open. Breaks any half-typed input and checks the board answers. */
   async sync(): Promise<void> {
+    this.heard = '';
     await this.link.write('\x03');
     // Espruino clears the line on Ctrl-C in its idle loop, after it has read what is already queued:
     // give it a moment so the probe is not swallowed with the old line. One Ctrl-C only: the Linux build
     // exits on a second Ctrl-C at an empty prompt within 5 s.
     await new Promise((r) => setTimeout(r, 100));
+    if (DEBUG_PROMPT.test(this.heard)) await continueFromDebugger(this.link);
     try {
       await this.run('', { timeoutMs: this.syncTimeoutMs });
     } catch (e) {
-      if (e instanceof SealmqError && /no answer/.test(e.message)) {
+      if (e instanceof SealmqError && DEBUG_PROMPT.test(this.heard)) {
+        // The debugger's prompt came after our pause (a slow board): our probe went to the debugger.
+        await continueFromDebugger(this.link);
+        await this.run('', { timeoutMs: this.syncTimeoutMs });
+      } else if (e instanceof SealmqError && /no answer/.test(e.message)) {
         // The first line after a break can be lost on a real UART; one retry, without another Ctrl-C.
         await this.run('', { timeoutMs: this.syncTimeoutMs });
       } else throw e;
@@ -199,6 +205,24 @@ export class Repl {
     }
     p.lines.push(l);
   }
+}
+
+/**
+ * Espruino's debugger prompt. On a build with the debugger (Espruino's STM32 firmware on QEMU and on real
+ * boards, its Linux build), a Ctrl-C that arrives while JavaScript runs (a reporting board is often in its
+ * reading timer) stops that code in the debugger instead of clearing the input line.
+ */
+export const DEBUG_PROMPT = /(^|[\r\n])debug>/;
+
+/**
+ * Leaves the debugger our Ctrl-C stopped running code in with "c" (continue): the code goes on as if
+ * nothing happened. Never with a second Ctrl-C: in the debugger that breaks the code off, and a timer
+ * callback broken off is removed ("Ctrl-C while processing interval - removing it"): a board would stop
+ * reporting for good.
+ */
+export async function continueFromDebugger(link: ConsoleLink): Promise<void> {
+  await link.write('c\n');
+  await new Promise((r) => setTimeout(r, 100));
 }
 
 /** Opens nothing itself: wraps an open link in a Repl and synchronises with the board. */
