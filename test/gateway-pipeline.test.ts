@@ -100,6 +100,12 @@ test.serial('a gateway killed and restarted, a broker connection cut: the boards
     t.true(r.reply.ok === true, `${d}: ${JSON.stringify(r.reply)}`);
   }
 
+  // A gateway moved to a broker URL that is not one: refused before the running gateway is touched.
+  const g1 = pipe.boards[0].gateway;
+  await t.throwsAsync(pipe.restartGateway('uart-01', { broker: 'http://127.0.0.1:1' }), { message: /expected mqtt:\/\/HOST:PORT/ });
+  t.is(pipe.boards[0].gateway, g1);
+  t.is(pipe.boards[0].gatewayBroker, pipe.brokerUrl);
+
   // The disruptions, at once: uart-01's gateway dies without a word (the board is not told) and comes back
   // 2 s later; uart-02's broker connection is cut under its gateway (which sends the board 0x00).
   const before1 = last('uart-01');

@@ -280,8 +280,8 @@ export const rollback: Attack = {
     const files = ['smq.cfg', 'smq.c0', 'smq.c1', 'smq.dw0', 'smq.dw1', 'smq.iv'];
     const outcomes: Outcome[] = [];
     await withConsole(ctx.p, R, async (repl) => {
-      const image = await repl.eval<Record<string, string | null>>(
-        `(function(){var S=require("Storage"),o={};${JSON.stringify(files)}.forEach(function(n){var v=S.read(n);o[n]=v===undefined?null:v;});return o;})()`);
+      const read = `var o={};${JSON.stringify(files)}.forEach(function(n){var v=S.read(n);o[n]=v===undefined?null:v;});return o;`;
+      const image = await repl.eval<Record<string, string | null>>(`(function(){var S=require("Storage");${read}})()`);
       // Counters sent since the image: at least runs + 2K (K = 64 on the emulated board) so every counter the
       // restored board uses again was used before.
       const from = ctx.log.mark;
@@ -298,7 +298,11 @@ export const rollback: Attack = {
       const restore = Object.entries(image).map(([n, v]) => v === null ? `S.erase(${JSON.stringify(n)});` : `S.write(${JSON.stringify(n)},${JSON.stringify(v)});`).join('');
       const mark = ctx.log.mark;
       const t0 = Date.now();
-      await repl.run(`SEALMQ.stop(true);var S=require("Storage");${restore}setTimeout(load,10)`);
+      // Written back, read back (the board's Storage holds the old image, whatever medium it is: a flash file,
+      // QEMU's SRAM), then a reboot: the firmware starts from the old records.
+      const back = await repl.eval<Record<string, string | null>>(`(function(){SEALMQ.stop(true);var S=require("Storage");${restore}${read}})()`);
+      if (!isDeepStrictEqual(back, image)) throw new Error(`counter rollback: board ${ctx.ids[R]} does not hold the restored records`);
+      await repl.run('setTimeout(load,10)');
       // The restored board logs in again (on the embedded broker: at the next TOTP step) and resends old counters.
       let taken = 0;
       await ctx.log.find(mark, (r) => {

@@ -2,6 +2,7 @@
 // outcome and report shapes, the log of the verifier's results, the context an attack runs in and the
 // judges that read an outcome from what the pipeline itself did.
 import { isDeepStrictEqual } from 'node:util';
+import type { BoardTarget } from '../emulator/process.js';
 import type { Pipeline, PipelineBrokerKind, PipelineMode, PipelineResult } from '../pipeline/pipeline.js';
 import type { Relay, RelayPublish } from './relay.js';
 import { frameCounter, recoverClear } from './frames.js';
@@ -11,6 +12,14 @@ export const ATTACKS = [
   'malicious-broker', 'password-reuse', 'client-id-takeover', 'counter-rollback',
 ] as const;
 export type AttackName = typeof ATTACKS[number];
+
+/**
+ * Seconds between readings on the attacked boards, per target: 0.05, the firmware's fastest, on every one.
+ * QEMU boards keep up with it (measured, docs/SECURITY.md: three boards on 2 shared cores at load 6.5 sent
+ * 18.7–19.7 of 20 readings a second, none rejected; ~1.1 cores for the three QEMUs), and the UART is far
+ * from full (a reading's PUBLISH is ~123 bytes: 2.5 KB/s of the 11.5 KB/s of 115200 baud 8N1).
+ */
+export const DEFAULT_INTERVAL: Record<BoardTarget, number> = { emulated: 0.05, espruino: 0.05, qemu: 0.05 };
 
 export interface Outcome {
   succeeded: boolean;
@@ -32,6 +41,10 @@ export interface AttackResult {
 export interface AttackReport {
   runs: number;
   broker: PipelineBrokerKind;
+  /** What ran the boards. */
+  target: BoardTarget;
+  /** Seconds between readings on the boards. */
+  interval: number;
   results: AttackResult[];
   date: string;
   seconds: number;
@@ -43,7 +56,9 @@ export interface AttackSuiteOptions {
   broker: PipelineBrokerKind;
   runs: number;
   attacks?: AttackName[];
-  /** Seconds between readings on the boards (default 0.05, the firmware's fastest). */
+  /** What runs the boards (default 'emulated'; 'qemu': Espruino's STM32 firmware, MQTT through a gateway each). */
+  target?: BoardTarget;
+  /** Seconds between readings on the boards (default DEFAULT_INTERVAL of the target). */
   interval?: number;
   onProgress?: (label: string, done: number, total: number) => void;
   onPhase?: (text: string) => void;

@@ -2,19 +2,22 @@
 import { smqCall } from '../board/smq.js';
 import { hiresNow, Pipeline, PipelineEvent, PipelineMode, startPipeline } from '../pipeline/pipeline.js';
 import { boardStatus, rollback, SUITE, withConsole } from './attacks.js';
-import { A, ATTACKS, AttackName, AttackReport, AttackResult, AttackSuiteOptions, Ctx, genuine, ResultLog } from './judge.js';
+import { A, ATTACKS, AttackName, AttackReport, AttackResult, AttackSuiteOptions, Ctx, DEFAULT_INTERVAL, genuine, ResultLog } from './judge.js';
 import { Relay } from './relay.js';
 
-export { ATTACKS } from './judge.js';
+export { ATTACKS, DEFAULT_INTERVAL } from './judge.js';
 export type { AttackName, AttackReport, AttackResult, AttackSuiteOptions, Outcome } from './judge.js';
 export { frameCounter, recoverClear, tamperPlain, tamperSealed } from './frames.js';
 
 /**
- * Puts the relay on the path: each board is told (over its console, with the configuration it already has)
- * that the broker is at the relay's address. Secrets stay on the board; counters are kept (same secrets).
+ * Puts the relay on the path. A networked board is told (over its console, with the configuration it already
+ * has) that the broker is at the relay's address; secrets stay on the board, counters are kept (same
+ * secrets). A board without a network (a UART to a gateway: QEMU boards) dials no address: its gateway
+ * decides where MQTT goes, so the gateway is restarted towards the relay (board → UART → gateway → relay →
+ * broker); the board sees its session end and redials through it, nothing on it changes.
  */
 async function onPath(p: Pipeline, relay: Relay): Promise<void> {
-  await Promise.all(p.boards.map((b, i) => withConsole(p, i, async (repl) => {
+  await Promise.all(p.boards.map((b, i) => b.uart ? p.restartGateway(b.name, { broker: relay.url }) : withConsole(p, i, async (repl) => {
     const r = await smqCall<{ ok: boolean; error?: string }>(repl,
       `(function(){var c=require("Storage").readJSON("smq.cfg");c.broker={host:"127.0.0.1",port:${relay.port}};SEALMQ.provision(c);})()`, 15_000);
     if (!r.ok) throw new Error(`board ${b.name} refused the relay address: ${r.error}`);
@@ -24,15 +27,17 @@ async function onPath(p: Pipeline, relay: Relay): Promise<void> {
 async function runOnPipeline(o: AttackSuiteOptions, mode: PipelineMode, attacks: AttackName[], progress: (done: number) => void): Promise<AttackResult[]> {
   const log = new ResultLog();
   const say = (t: string) => o.onPhase?.(`[${mode}] ${t}`);
+  const target = o.target ?? 'emulated';
   const p = await startPipeline({
-    mode, broker: o.broker, researchInsecure: true, boards: 3, interval: o.interval ?? 0.05, names: mode === 'plain' ? 'plain' : 'node',
+    mode, broker: o.broker, researchInsecure: true, boards: 3, interval: o.interval ?? DEFAULT_INTERVAL[target], target,
+    names: mode === 'plain' ? 'plain' : 'node',
     onEvent: (e: PipelineEvent) => { if (e.type === 'frame') log.add(e.result); else if (e.type === 'phase') say(e.text); },
   });
   const u = new URL(p.brokerUrl);
   const relay = new Relay({ brokerHost: u.hostname, brokerPort: Number(u.port) });
   try {
     await relay.start();
-    say(`on-path relay ${relay.url} in front of ${p.brokerUrl}`);
+    say(`on-path relay ${relay.url} in front of ${p.brokerUrl}` + (p.boards.some((b) => b.uart) ? ' (the boards\' gateways relay to it)' : ''));
     // On the embedded broker a device's TOTP step is accepted once: the boards logged in during set-up,
     // so they come back through the relay at the next step.
     await onPath(p, relay);
@@ -93,8 +98,9 @@ export async function runAttackSuite(o: AttackSuiteOptions): Promise<AttackRepor
   const per = await Promise.all(o.pipelines.map((m) => runOnPipeline(o, m, attacks, tick(m))));
   const { cpus } = await import('node:os');
   const c = cpus();
+  const target = o.target ?? 'emulated';
   return {
-    runs: o.runs, broker: o.broker, results: per.flat(), date: new Date().toISOString(),
+    runs: o.runs, broker: o.broker, target, interval: o.interval ?? DEFAULT_INTERVAL[target], results: per.flat(), date: new Date().toISOString(),
     seconds: Math.round((hiresNow() - t0) / 100) / 10,
     platform: { node: process.version, cpu: c[0]?.model ?? 'unknown', cores: c.length },
   };

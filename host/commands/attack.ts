@@ -9,10 +9,11 @@ import { MAX_SEED } from '../fuzz/prng.js';
 import { grouped, intOption } from './int-option.js';
 import { table } from './passphrase.js';
 import { progress } from './progress.js';
-import { ATTACKS, AttackName, AttackReport, runAttackSuite } from '../attack/pipelines.js';
+import { ATTACKS, AttackName, AttackReport, DEFAULT_INTERVAL, runAttackSuite } from '../attack/pipelines.js';
+import { BOARD_TARGETS, type BoardTarget } from '../emulator/process.js';
 import { haveMosquitto, MOSQUITTO_BIN } from '../pipeline/mosquitto.js';
 import { PLAIN_LABEL } from '../verifier/plain.js';
-import { SealmqError } from '../errors.js';
+import { SealmqError, usageError } from '../errors.js';
 
 const ns = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 
@@ -71,6 +72,13 @@ function registerTiming(attack: Command): void {
     });
 }
 
+/** --interval: seconds, 0.05 (the firmware's fastest) … 60. */
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0.05 || n > 60) throw usageError(`--interval: expected seconds in [0.05, 60], got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /** What the sealed side did, most frequent first: "bad-tag 40, replay 10". */
 function reasons(r: Record<string, number>): string {
   return Object.entries(r).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
@@ -79,7 +87,7 @@ function reasons(r: Record<string, number>): string {
 export function renderSuite(r: AttackReport): string {
   const out: string[] = [];
   const modes = [...new Set(r.results.map((x) => x.pipeline))];
-  out.push(`sealmq attack: ${r.runs} runs per attack and pipeline, ${r.broker} broker, ${r.date}`);
+  out.push(`sealmq attack: ${r.runs} runs per attack and pipeline, ${r.broker} broker, ${r.target} boards (a reading every ${r.interval} s), ${r.date}`);
   out.push(`platform: node ${r.platform.node}, ${r.platform.cpu}, ${r.platform.cores} cores; ${r.seconds} s`);
   if (modes.includes('plain')) out.push(`plain = the RESEARCH PLAIN pipeline (${PLAIN_LABEL}), for comparison only`);
   if (r.broker === 'mosquitto') {
@@ -110,21 +118,23 @@ export function register(program: Command): void {
   const attack = program.command('attack')
     // The suite's options (--json, …) belong to `attack` only before a subcommand's name: `attack timing --json` is timing's.
     .enablePositionalOptions()
-    .description('run every attack against a research plain and/or a sealed pipeline (emulated boards, broker, verifier) and count successes; subcommands run single experiments')
+    .description('run every attack against a research plain and/or a sealed pipeline (boards, broker, verifier) and count successes; subcommands run single experiments')
     .addOption(new Option('--pipeline <which>', `plain (the RESEARCH PLAIN pipeline, ${PLAIN_LABEL}), sealed, or both`).choices(['plain', 'sealed', 'both']).default('sealed'))
     .addOption(new Option('--broker <kind>', 'embedded (aedes inside sealmq) or mosquitto (the OS package, started on a free loopback port)').choices(['embedded', 'mosquitto']).default('embedded'))
+    .addOption(new Option('--target <target>', 'what runs the boards: emulated (ours), espruino (Espruino\'s own Linux interpreter) or qemu (Espruino\'s STM32 firmware on qemu-system-arm; MQTT over its second UART through a gateway per board, and the relay between the gateways and the broker)').choices([...BOARD_TARGETS]).default('emulated'))
+    .option('--interval <s>', `seconds between readings on the boards (default: ${[...new Set(Object.values(DEFAULT_INTERVAL))].length === 1 ? `${DEFAULT_INTERVAL.emulated} on every target, the firmware's fastest` : Object.entries(DEFAULT_INTERVAL).map(([t, v]) => `${t} ${v}`).join(', ')})`, seconds)
     .option('--runs <n>', 'repetitions of each attack on each pipeline', intOption('runs', 1, 100_000), 100)
     .addOption(new Option('--attack <name...>', 'attacks to run (default: all)').choices([...ATTACKS]))
-    .option('--json', 'one JSON object on stdout instead of a table')
+    .option('--json', 'one JSON object on stdout instead of a table (and what the suite is doing on stderr)')
     .addHelpText('after', [
       '',
-      'Each pipeline is set up once in a throw-away folder (3 emulated boards, broker, verifier) with an on-path',
-      'relay between boards and broker; the attacker also has its own MQTT client. The plain pipeline runs only',
+      'Each pipeline is set up once in a throw-away folder (3 boards of --target, broker, verifier) with an on-path',
+      'relay between boards (or their gateways) and broker; the attacker also has its own MQTT client. The plain pipeline runs only',
       'when asked for (--pipeline plain|both) and is labelled everywhere.',
       'Attacks and their success criteria: docs/SECURITY.md ("The attack table").',
       'Exit code: 0 unless an attack succeeded on the sealed pipeline (then 1).',
     ].join('\n'))
-    .action(async (o: { pipeline: 'plain' | 'sealed' | 'both'; broker: 'embedded' | 'mosquitto'; runs: number; attack?: AttackName[]; json?: boolean }) => {
+    .action(async (o: { pipeline: 'plain' | 'sealed' | 'both'; broker: 'embedded' | 'mosquitto'; target: BoardTarget; interval?: number; runs: number; attack?: AttackName[]; json?: boolean }) => {
       if (o.broker === 'mosquitto' && !haveMosquitto()) {
         throw new SealmqError('input', `--broker mosquitto: ${MOSQUITTO_BIN} does not run here`, { hint: 'install the OS package (apt install mosquitto) or set SEALMQ_MOSQUITTO to its path' });
       }
@@ -133,7 +143,10 @@ export function register(program: Command): void {
       try {
         report = await runAttackSuite({
           pipelines: o.pipeline === 'both' ? ['plain', 'sealed'] : [o.pipeline], broker: o.broker, runs: o.runs, attacks: o.attack,
+          target: o.target, interval: o.interval,
           onProgress: (label, done, total) => bar.update(label, done, total),
+          // With --json (no progress bar), what the suite is doing goes to stderr: set-up, relay, rollback.
+          ...(o.json ? { onPhase: (text: string) => process.stderr.write(`· ${text}\n`) } : {}),
         });
       } finally {
         bar.stop();

@@ -10,6 +10,7 @@
 import { randomInt } from 'node:crypto';
 import { SealmqError } from '../errors.js';
 import type { ConsoleLink } from './console-link.js';
+import { continueFromDebugger, DEBUG_PROMPT } from './repl.js';
 
 /** Espruino keeps at most 20 chars of a typed password: a longer one could never be entered. */
 export const CONSOLE_PASSWORD_LENGTH = 20;
@@ -71,11 +72,28 @@ export async function consoleState(link: ConsoleLink, o: { timeoutMs?: number } 
   // Locked means the answer to our empty line, "Invalid password": a bare "password>" can also be the
   // prompt redrawn after one of the firmware's log lines, and answering the password then would meet
   // this "Invalid password" arriving late.
-  const l = listen(link, o.timeoutMs ?? 2000, (t) => LOCKED_ANSWER.test(t) || OPEN_PROMPT.test(plain(t).replace(/password>/g, '')));
-  await link.write('\x03');
-  await new Promise((r) => setTimeout(r, 100));
-  await link.write('\n');
-  const t = plain(await l.result);
+  const probe = async (ctrlC: boolean) => {
+    // The debugger's prompt may come at any time after the Ctrl-C; the answer to our empty line is only
+    // what comes after it (a ">" still on its way from before is no answer).
+    let early = '';
+    const off = link.onData((d) => { early += Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('latin1'); });
+    if (ctrlC) {
+      await link.write('\x03');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    off();
+    if (DEBUG_PROMPT.test(early)) return early;
+    const l = listen(link, o.timeoutMs ?? 2000, (t) => LOCKED_ANSWER.test(t) || DEBUG_PROMPT.test(t) || OPEN_PROMPT.test(plain(t).replace(/password>/g, '')));
+    await link.write('\n');
+    return plain(await l.result);
+  };
+  let t = await probe(true);
+  // Our Ctrl-C stopped running code in the debugger (an open console: a locked one ignores Ctrl-C): let it
+  // go on, and ask again without a Ctrl-C.
+  if (DEBUG_PROMPT.test(t)) {
+    await continueFromDebugger(link);
+    t = await probe(false);
+  }
   if (LOCKED_ANSWER.test(t)) return 'locked';
   if (/password>/.test(t)) return 'unknown';
   return OPEN_PROMPT.test(t) ? 'open' : 'unknown';

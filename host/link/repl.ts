@@ -87,11 +87,14 @@ export class Repl {
 
   /** Opens nothing: the link must be open. Breaks any half-typed input and checks the board answers. */
   async sync(): Promise<void> {
+    this.heard = '';
     await this.link.write('\x03');
     // Espruino clears the line on Ctrl-C in its idle loop, after it has read what is already queued:
     // give it a moment so the probe is not swallowed with the old line. One Ctrl-C only: the Linux build
     // exits on a second Ctrl-C at an empty prompt within 5 s.
     await new Promise((r) => setTimeout(r, 100));
+    // A prompt already there (a Ctrl-C of ours or of an earlier tool stopped running code): continue it first.
+    if (DEBUG_PROMPT.test(this.heard)) await continueFromDebugger(this.link);
     let lostLine = false;
     for (let breaks = 0; ; ) {
       this.debuggerBreak = false;
@@ -99,12 +102,12 @@ export class Repl {
         await this.run('', { timeoutMs: this.syncTimeoutMs });
         return;
       } catch (e) {
-        if (this.debuggerBreak && breaks++ < 3) {
+        if ((this.debuggerBreak || (e instanceof SealmqError && DEBUG_PROMPT.test(this.heard))) && breaks++ < 3) {
           // The Ctrl-C came while the firmware was running JavaScript (a seal, a publish) and a system tick
-          // passed before it finished: Espruino then breaks into its debugger, which took the probe as a
-          // debugger command. "continue" lets the firmware's code go on undisturbed; then probe again.
-          await this.link.write('c\n');
-          await new Promise((r) => setTimeout(r, 100));
+          // passed before it finished: Espruino broke into its debugger, which took the probe as a debugger
+          // command. "continue" lets the firmware's code go on undisturbed; then probe again.
+          this.heard = '';
+          await continueFromDebugger(this.link);
         } else if (!lostLine && e instanceof SealmqError && /no answer/.test(e.message)) {
           // The first line after a break can be lost on a real UART; one retry, without another Ctrl-C.
           lostLine = true;
@@ -183,7 +186,7 @@ export class Repl {
     this.heard += text;
     if (this.heard.length > 4096) this.heard = this.heard.slice(-4096);
     const p = this.pending;
-    if (p && !p.started && /debug>\s*$/.test(this.heard)) {
+    if (p && !p.started && /debug>\s*$/.test(this.heard) && DEBUG_PROMPT.test(this.heard)) {
       this.debuggerBreak = true;
       p.reject(deviceError(`the board on ${this.link.url} is in its debugger (debug>): a Ctrl-C stopped the code it was running`, 'type "c" (continue) on its console, or reset it'));
     }
@@ -217,6 +220,24 @@ export class Repl {
     }
     p.lines.push(l);
   }
+}
+
+/**
+ * Espruino's debugger prompt. On a build with the debugger (Espruino's STM32 firmware on QEMU and on real
+ * boards, its Linux build), a Ctrl-C that arrives while JavaScript runs (a reporting board is often in its
+ * reading timer) stops that code in the debugger instead of clearing the input line.
+ */
+export const DEBUG_PROMPT = /(^|[\r\n])debug>/;
+
+/**
+ * Leaves the debugger our Ctrl-C stopped running code in with "c" (continue): the code goes on as if
+ * nothing happened. Never with a second Ctrl-C: in the debugger that breaks the code off, and a timer
+ * callback broken off is removed ("Ctrl-C while processing interval - removing it"): a board would stop
+ * reporting for good.
+ */
+export async function continueFromDebugger(link: ConsoleLink): Promise<void> {
+  await link.write('c\n');
+  await new Promise((r) => setTimeout(r, 100));
 }
 
 /** Opens nothing itself: wraps an open link in a Repl and synchronises with the board. */

@@ -22,7 +22,7 @@ import { emitMosquitto, MosquittoPolicy, writeDevicesFile } from '../broker/mosq
 import { buildFirmware, PLAIN_VERSION_SUFFIX } from '../build/bundle.js';
 import { spawnEmulator, EmulatorProcess, targetBoard, type BoardTarget } from '../emulator/process.js';
 import { usageError } from '../errors.js';
-import { startGateway, type GatewayEvent, type GatewayStats } from '../gateway/gateway.js';
+import { parseBrokerUrl, startGateway, type GatewayEvent, type GatewayStats } from '../gateway/gateway.js';
 import { spawnGateway } from '../gateway/process.js';
 import { connectRepl } from '../link/repl.js';
 import { openLink } from '../link/open-link.js';
@@ -124,6 +124,8 @@ export interface PipelineBoard {
   uart?: string;
   /** That board's gateway. */
   gateway?: PipelineGateway;
+  /** Where that gateway relays to: the pipeline's broker, unless restartGateway({ broker }) moved it. */
+  gatewayBroker?: string;
 }
 
 /** Starts the gateway of one board: from its UART (uart) to the broker (brokerUrl); onText gets its log lines. */
@@ -204,9 +206,10 @@ export interface Pipeline {
   restartVerifier(): Promise<void>;
   /**
    * A board without a network: stops its gateway (kill: SIGKILL a 'process' gateway, no goodbye), waits
-   * downMs, and starts a new one on the same UART.
+   * downMs, and starts a new one on the same UART. broker: the new gateway (and later restarts) relays to
+   * this mqtt://HOST:PORT instead (e.g. an on-path relay in front of brokerUrl); default: where it did.
    */
-  restartGateway(name: string, opts?: { kill?: boolean; downMs?: number }): Promise<void>;
+  restartGateway(name: string, opts?: { kill?: boolean; downMs?: number; broker?: string }): Promise<void>;
   /** Sends a command to a board and waits for its reply (sealed: through the registry's keys; plain: in clear). */
   command(deviceId: string, command: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<CommandReply>;
   /**
@@ -337,7 +340,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     const gatewayKind = typeof g === 'function' ? 'custom' : g;
     const gatewayFor = (b: PipelineBoard) => {
       const onText = (text: string) => emit({ type: 'board', name: b.name, text });
-      return typeof g === 'function' ? g(b.uart!, brokerUrl, onText, b) : startBoardGateway(b.uart!, brokerUrl, g, onText);
+      const to = b.gatewayBroker ??= brokerUrl;
+      return typeof g === 'function' ? g(b.uart!, to, onText, b) : startBoardGateway(b.uart!, to, g, onText);
     };
     await Promise.all(boards.filter((b) => b.uart).map(async (b) => {
       b.gateway = await gatewayFor(b);
@@ -370,10 +374,12 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       async restartGateway(name, opts = {}) {
         const b = boards.find((x) => x.name === name || x.deviceId === name);
         if (!b || !b.uart) throw usageError(`restartGateway: ${JSON.stringify(name)} is not a board without a network in this pipeline`);
+        if (opts.broker !== undefined) parseBrokerUrl(opts.broker); // a wrong URL is refused before anything stops
         const g = b.gateway;
         b.gateway = undefined;
         if (g) await (opts.kill && g.kill ? g.kill() : g.stop());
         if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));
+        if (opts.broker !== undefined) b.gatewayBroker = opts.broker;
         b.gateway = await gatewayFor(b);
       },
       async restartVerifier() {
