@@ -280,6 +280,9 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     await resetBoard(repl, unlock, p);
     await storeBenchFile(repl, BENCH_FILE, bench.code);
     p(`bench bundle ${bench.bytes} bytes uploaded`);
+    // reset() again, so the heap the bundle starts on does not depend on how the upload's bytes arrived
+    // (under QEMU -icount the heap's layout is what still moves an instruction count).
+    await resetBoard(repl, unlock, p);
     const results = await runBundle(repl, logs, BENCH_FILE, 30 * 60_000, p, o.icountShift);
     await resetBoard(repl, unlock, p);
     await eraseBenchFile(repl, BENCH_FILE);
@@ -294,6 +297,7 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
       try {
         await storeBenchFile(repl, NACL_FILE, nacl.code);
         p(`tweetnacl bundle ${nacl.bytes} bytes uploaded`);
+        await resetBoard(repl, unlock, p);
         results.push(...(await runBundle(repl, logs, NACL_FILE, 30 * 60_000, p, o.icountShift)));
       } catch (e) {
         for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: `tweetnacl did not load or run on the board: ${(e as Error).message}` });
