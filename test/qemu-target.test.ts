@@ -228,8 +228,8 @@ const TICK_INSTR = 1e9 / 168e6;
 const SYSTICK_IRQ_INSTR = 36;
 
 maybe(`sealmq bench crypto --icount on a QEMU board in two boots: every op's instruction median the same (within a clock tick and a SysTick interrupt per batch), the firmware footprint there${why}`, async (t) => {
-  // About 1 min a boot on a quiet machine; 5.3 min for both at load 12 on 2 cores (QEMU's speed is the
-  // host's; the instruction counts are not).
+  // Both boots and benches: 87 s at load 9 on 2 cores, 5.3 min at load 12 with three other QEMU benches
+  // running (QEMU's speed is the host's; the instruction counts are not).
   t.timeout(480_000);
   const { home, env } = await setup('sealmq-qemu-bench-');
   const t0 = Date.now();
