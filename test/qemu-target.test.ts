@@ -2,7 +2,7 @@
 // `sealmq emulate --target qemu --pty` brings it up behind a pseudo-terminal and the CLI drives it through
 // the same serialport path as a USB cable: flash, provision, doctor --device, and dist/selftest.js run on
 // it; its Storage survives a QEMU restart; Serial2 is a TCP server; under --icount a timed computation
-// gives the same figure in two boots. Without qemu-system-arm or the firmware: skipped, reason in the
+// gives the same figure in two boots, and so does every op of `sealmq bench crypto --icount`. Without qemu-system-arm or the firmware: skipped, reason in the
 // title (SEALMQ_REQUIRE_QEMU=1, as in CI, makes that a failure instead).
 import test from 'ava';
 import { connect, createServer, type AddressInfo } from 'node:net';
@@ -208,4 +208,72 @@ maybe(`QEMU board --icount: 100× SHA256 timed by the board's getTime() gives th
   t.log(`100× SHA256 of 64 bytes under -icount shift=0: ${texts.join(' s, ')} s (${texts[0] === texts[1] ? 'identical' : `${Math.round(Math.abs(figures[0] - figures[1]) / TICK_S)} tick apart`})`);
   t.true(figures[0] > 0);
   t.true(Math.abs(figures[0] - figures[1]) <= TICK_S * 1.01, `${texts[0]} vs ${texts[1]}`);
+});
+
+/** One tick of the board's clock in guest instructions under -icount shift=0 (1 ns each): 1e9 / 168e6 ≈ 5.95. */
+const TICK_INSTR = 1e9 / 168e6;
+/**
+ * The board's periodic SysTick interrupt, in instructions: whether one lands inside a batch depends on the
+ * SysTick phase when the batch starts, which follows the host's clock while the board idled between ops
+ * (QEMU's `sleep`). Measured: batches of one pure-JS call (~10^8 instructions, about one SysTick period)
+ * differed between boots by 0, 6, 12, 18, 29, 30 or 36 instructions, i.e. one tick of reading plus an
+ * interrupt of about 30 instructions.
+ */
+const SYSTICK_IRQ_INSTR = 36;
+
+maybe(`sealmq bench crypto --icount on a QEMU board in two boots: every op's instruction median the same (within a clock tick and a SysTick interrupt per batch), the firmware footprint there${why}`, async (t) => {
+  // Both boots and benches: 87 s at load 9 on 2 cores, 5.3 min at load 12 with three other QEMU benches
+  // running (QEMU's speed is the host's; the instruction counts are not).
+  t.timeout(480_000);
+  const { home, env } = await setup('sealmq-qemu-bench-');
+  const t0 = Date.now();
+  const runs: any[] = [];
+  for (let boot = 0; boot < 2; boot++) {
+    // A fresh Storage image each boot, so both runs start from the same state (the heap's history moves a
+    // figure: the same commands in the same order after boot give the same one).
+    const emu = await board('qemu-bench', join(home, `boot${boot}.flash`), ['--icount']);
+    try {
+      const r = await sealmq(['bench', 'crypto', '--port', emu.url, '--board', 'qemu-stm32f4', '--icount', '--no-nacl', '--sizes', '16', '--reps', '3', '--seals', '50', '--json', '--out', join(home, `out${boot}`)], env, 200_000);
+      t.is(r.code, 0, r.stderr);
+      runs.push(JSON.parse(r.stdout));
+    } finally {
+      await stop(emu);
+    }
+  }
+  const [a, b] = runs;
+  for (const j of runs) {
+    t.regex(j.target, /^QEMU Cortex-M4/);
+    t.is(j.icountShift, 0);
+  }
+  // Per call = one batch's board time / `inner` calls; each end of a batch is read to one SysTick tick
+  // (5.95 instructions), so one tick on a batch moves a per-call figure by 5.95 / inner instructions; one
+  // SysTick interrupt more or less in the batch by SYSTICK_IRQ_INSTR / inner; and each figure is rounded to
+  // a whole instruction (±0.5 each, 1 between two).
+  const key = (r: any) => `${r.op} ${r.impl} ${r.size ?? '-'}`;
+  const rows: string[] = [];
+  let timed = 0;
+  for (const x of a.results) {
+    if (x.impl === 'tweetnacl') continue;
+    const y = b.results.find((r: any) => key(r) === key(x));
+    t.truthy(y, `${key(x)} in both runs`);
+    t.is(x.error, undefined, `${key(x)}: ${x.error}`);
+    t.is(y.error, undefined, `${key(x)} (run 2): ${y.error}`);
+    if (!x.instr || !y.instr) continue;
+    timed++;
+    const tol = (TICK_INSTR + SYSTICK_IRQ_INSTR) / Math.min(x.inner, y.inner) + 1;
+    const d = Math.abs(x.instr.median - y.instr.median);
+    rows.push(`${key(x).padEnd(28)} ${String(x.instr.median).padStart(11)} ${String(y.instr.median).padStart(11)}  ${d === 0 ? 'identical' : `Δ ${d} (≤ ${tol.toFixed(1)})`}  inner ${x.inner}`);
+    t.true(d <= tol, `${key(x)}: ${x.instr.median} vs ${y.instr.median} instructions (more than a tick and a SysTick interrupt in a batch of ${x.inner} apart: ±${tol.toFixed(2)})`);
+  }
+  t.true(timed >= 15, `${timed} ops with an instruction figure`);
+  const fp = (f: any) => `idle ${f.idleVars} vars, ${f.varsPerSeal} per seal, growth ${f.growthVars} over ${f.seals}, seal ${Math.round(f.sealMs * 1e6)} instructions, peak ${f.peakVarsPerSeal ?? f.peakNote}`;
+  for (const f of [a.footprint, b.footprint]) {
+    for (const k of ['idleVars', 'varsPerSeal', 'growthVars', 'sealMs']) t.is(typeof f[k], 'number', `footprint.${k} (${f.note ?? ''})`);
+    t.true(f.idleVars > 500, `the firmware loaded (idle ${f.idleVars} variables)`);
+    if (f.peakVarsPerSeal === null) t.is(typeof f.peakNote, 'string');
+    else t.true(f.peakVarsPerSeal > f.varsPerSeal, 'the transient peak is above what a seal leaves allocated');
+  }
+  t.log(`op                             boot 1      boot 2   (instructions per call, median)\n${rows.join('\n')}`);
+  t.log(`footprint boot 1: ${fp(a.footprint)}\nfootprint boot 2: ${fp(b.footprint)}`);
+  t.log(`two boots and two benches in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 });

@@ -75,6 +75,10 @@ const measure = (op: string, impl: string, size: number | null, f: () => any) =>
   const once = ms(t0);
   const inner = once > 0 ? Math.max(1, Math.min(1000, Math.floor(B.batchMs / once))) : 1000;
   const xs: number[] = [];
+  // A garbage collection right before the timed batches: it also rebuilds the free list in address order,
+  // so what allocation finds does not depend on whether the board collected while idle between ops (which
+  // follows the host's clock, even under QEMU -icount).
+  process.memory(true);
   for (let i = 0; i < B.reps; i++) {
     t0 = getTime();
     for (let j = 0; j < inner; j++) f();

@@ -12,7 +12,7 @@ import { deviceError } from '../errors.js';
 import { openLink } from '../link/open-link.js';
 import { connectRepl, type Repl } from '../link/repl.js';
 import { unlockConsole } from '../link/console-lock.js';
-import { uploadFile } from '../link/storage-files.js';
+import { readBackHash, sha256Hex, uploadFile } from '../link/storage-files.js';
 
 export interface CryptoBenchOptions {
   port: string;
@@ -116,13 +116,69 @@ const NACL_FILE = 'smqnacl.js';
 const FW_FILE = 'smqbenchfw.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** reset() on the board (deferred by Espruino to the end of the command), then a fresh sync. */
-async function resetBoard(repl: Repl, unlock?: () => Promise<unknown>): Promise<void> {
+/**
+ * reset() on the board (deferred by Espruino to the end of the command), then a fresh sync. A board that
+ * is still resetting when the next line arrives can drop it (seen on a QEMU board after the footprint's
+ * memory-filling probes: only the banner came back): then, up to twice, a second later, one Ctrl-C to clear
+ * whatever half line it kept and the sync again (more than 5 s after the last Ctrl-C, so the Linux build,
+ * which exits on a second Ctrl-C within 5 s, never sees two).
+ */
+async function resetBoard(repl: Repl, unlock?: () => Promise<unknown>, p?: (l: string) => void): Promise<void> {
   await repl.run('reset();');
   await sleep(700);
   await unlock?.();
-  await repl.run('', { timeoutMs: 5000 });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await (attempt === 0 ? repl.run('', { timeoutMs: 5000 }) : repl.sync());
+      return;
+    } catch (e) {
+      if (attempt >= 2 || /went away/.test((e as Error).message)) throw e;
+      p?.(`the board did not answer after reset() (${(e as Error).message}); trying again`);
+      await sleep(1000);
+    }
+  }
 }
+
+/** Espruino's Storage.getStats(): bytes in live files, free at the end, and in erased files a compaction gives back. */
+interface StorageStats {
+  totalBytes: number;
+  freeBytes: number;
+  fileBytes: number;
+  fileCount: number;
+  trashBytes: number;
+  trashCount: number;
+}
+
+const storageStats = (repl: Repl) => repl.eval<StorageStats | null>('require("Storage").getStats?require("Storage").getStats():null');
+
+/**
+ * Writes one of the bench's files to the board's Storage and checks it is there, byte for byte. Espruino
+ * stores a file as a 32-byte header and its bytes rounded up to 4; when that does not fit in the free space
+ * at the end, the board compacts (drops erased files) or, if even that is not enough, prints "Unable to find
+ * or create file" for every packet while the packet transfer itself still completes, so the upload alone
+ * proves nothing (a QEMU board's whole Storage is 64 KB). Room is checked first and the result read back by
+ * hash: no room, or a file that is not what was sent, is an error that says so.
+ */
+export async function storeBenchFile(repl: Repl, name: string, code: string): Promise<void> {
+  const bytes = Buffer.byteLength(code, 'latin1');
+  const need = 32 + ((bytes + 3) & ~3);
+  const s0 = await storageStats(repl);
+  const state = (s: StorageStats) => `${s.totalBytes} bytes of Storage: ${s.fileBytes} in ${s.fileCount} files, ${s.freeBytes} free, ${s.trashBytes} in erased files`;
+  if (s0 && s0.freeBytes + s0.trashBytes < need) {
+    const files = await repl.eval<string[]>('require("Storage").list()');
+    throw deviceError(`the board on ${repl.link.url} has no room in its Storage for ${name} (${bytes} bytes, ${need} stored): ${state(s0)} (${files.join(', ')})`, 'erase files from the board (sealmq flash leaves only the firmware) and run the bench again');
+  }
+  if (s0 && s0.freeBytes < need) await repl.run('require("Storage").compact()', { timeoutMs: 60_000 });
+  await uploadFile(repl, name, code);
+  const got = await readBackHash(repl, name);
+  if (!got || got.sha256 !== sha256Hex(code)) {
+    const s1 = await storageStats(repl);
+    throw deviceError(`the board on ${repl.link.url} did not store ${name} (${bytes} bytes): ${got ? `it holds ${got.size} bytes that differ` : 'no such file after the upload'}${s1 ? `; ${state(s1)}` : ''}`);
+  }
+}
+
+/** Erases one of the bench's own files (after a reset(), so no function still runs from it). */
+const eraseBenchFile = (repl: Repl, name: string) => repl.run(`require("Storage").erase(${JSON.stringify(name)})`);
 
 /** Runs a Storage file and collects BENCH lines until BENCH-END (or the deadline). */
 async function runBundle(repl: Repl, logs: string[], file: string, timeoutMs: number, progress?: (l: string) => void, shift?: number): Promise<BenchResult[]> {
@@ -196,7 +252,7 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
   const seals = o.seals ?? 10000;
   const p = o.onProgress ?? (() => undefined);
   const bench = await bundleScript('firmware/bench/bench.ts', BENCH_FILE, { board: o.board, defines: { __BENCH__: JSON.stringify({ sizes, reps, batchMs: 5 }) } });
-  let nacl: { code: string } | undefined;
+  let nacl: { code: string; bytes: number } | undefined;
   let naclWhy = '';
   try {
     nacl = await bundleScript('firmware/bench/nacl.ts', NACL_FILE, { board: o.board, plugins: [tweetnaclForEspruino], minifyIdentifiers: false });
@@ -218,11 +274,18 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     p(`target: ${target}`);
     const before = await repl.eval<string[]>('require("Storage").list()');
 
-    // 1. The bench bundle.
-    await resetBoard(repl, unlock);
-    await uploadFile(repl, BENCH_FILE, bench.code);
+    // 1. The bench bundle. Each stage's file is erased as soon as the stage is done (after a reset(): code
+    // defined by eval from a Storage file runs from it), so the next one has the room: a QEMU board's
+    // whole Storage is 64 KB, and the bench bundle, tweetnacl and the firmware are 9 + 41 + 16 KB.
+    await resetBoard(repl, unlock, p);
+    await storeBenchFile(repl, BENCH_FILE, bench.code);
     p(`bench bundle ${bench.bytes} bytes uploaded`);
+    // reset() again, so the heap the bundle starts on does not depend on how the upload's bytes arrived
+    // (under QEMU -icount the heap's layout is what still moves an instruction count).
+    await resetBoard(repl, unlock, p);
     const results = await runBundle(repl, logs, BENCH_FILE, 30 * 60_000, p, o.icountShift);
+    await resetBoard(repl, unlock, p);
+    await eraseBenchFile(repl, BENCH_FILE);
 
     // 2. tweetnacl, if it could be built.
     const naclOps = ['x25519', 'x25519-shared', 'ed25519-keypair', 'ed25519-sign', 'ed25519-verify'];
@@ -231,25 +294,27 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     } else if (!nacl) {
       for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: naclWhy });
     } else {
-      await resetBoard(repl, unlock);
       try {
-        await uploadFile(repl, NACL_FILE, nacl.code);
+        await storeBenchFile(repl, NACL_FILE, nacl.code);
+        p(`tweetnacl bundle ${nacl.bytes} bytes uploaded`);
+        await resetBoard(repl, unlock, p);
         results.push(...(await runBundle(repl, logs, NACL_FILE, 30 * 60_000, p, o.icountShift)));
       } catch (e) {
         for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: `tweetnacl did not load or run on the board: ${(e as Error).message}` });
       }
+      await resetBoard(repl, unlock, p);
+      await eraseBenchFile(repl, NACL_FILE);
     }
 
-    // 3. The production firmware's footprint.
-    await resetBoard(repl, unlock);
+    // 3. The production firmware's footprint (on a board just reset).
     let footprint: Footprint;
     try {
-      footprint = await firmwareFootprint(repl, fw.code, fw.bytes, fw.budget, seals, before, p, b.emulated);
+      footprint = await firmwareFootprint(repl, logs, fw.code, fw.bytes, fw.budget, seals, before, p, b.emulated);
     } finally {
       // Leave the board as found: the bench's own files (and the throwaway config) gone, RAM reset.
-      await resetBoard(repl, unlock);
+      await resetBoard(repl, unlock, p);
       const after = await repl.eval<string[]>('require("Storage").list()');
-      for (const f of after.filter((x) => !before.includes(x))) await repl.run(`require("Storage").erase(${JSON.stringify(f)})`);
+      for (const f of after.filter((x) => !before.includes(x) || [BENCH_FILE, NACL_FILE, FW_FILE].includes(x))) await repl.run(`require("Storage").erase(${JSON.stringify(f)})`);
       // Unlocked after each reset(): locked again (a no-op where no password is set).
       await repl.run('if(E.lockConsole)E.lockConsole()');
     }
@@ -276,27 +341,47 @@ export function hostLabel(): string {
  * completed within those K: the seal produced its frame, E.getErrorFlags() shows no MEMORY/LOW_MEMORY, and
  * the variable total did not grow (Espruino's Linux build has resizable variables: where a board would
  * run out, it garbage-collects, then doubles its store). The filler is dropped afterwards.
+ *
+ * The command only schedules it: the probe runs in one timer and a second timer prints "PEAK {json}". On a
+ * board with fixed memory (a QEMU or real MCU) a seal that runs out stops with "Out of Memory" and
+ * Espruino interrupts the whole task, catch and all: run as the console command itself, it never printed
+ * its answer and every failing probe cost the host's whole timeout (a minute). The second timer runs
+ * whatever happened to the first (with the filler freed), so a failed probe answers at once, as
+ * {interrupted:true}, with print() given back.
  */
-const PEAK_PROBE = `(function(K){var P=print,last="";global.print=function(s){last=s;};E.getErrorFlags();
+export const PEAK_PROBE = `(function(K){global.__pkP=print;global.__pk=null;
+setTimeout(function(){var P=print,last="";global.print=function(s){last=s;};E.getErrorFlags();
 var q=process.memory(),s=E.getSizeOf(process.memory(false)),T=q.total,F=[],f=process.memory(false).free+s;
 while(f>K+400){for(var i=0;i<20;i++)F.push([0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9]);f=process.memory(false).free+s;}
 var n=f-K;for(var j=0;j<n;j++)F.push(j);var at=process.memory(false).free+s;
 var ok=true;try{SEALMQ.challenge("00");}catch(e){ok=false;}
 var m=process.memory(false),fl=E.getErrorFlags();F=undefined;global.print=P;
-return {at:at,grew:m.total!==T,flags:fl,ok:ok&&/"frame"/.test(last)&&fl.indexOf("MEMORY")<0&&fl.indexOf("LOW_MEMORY")<0&&m.total===T};})`;
+global.__pk={at:at,grew:m.total!==T,flags:fl,ok:ok&&/"frame"/.test(last)&&fl.indexOf("MEMORY")<0&&fl.indexOf("LOW_MEMORY")<0&&m.total===T};},1);
+setTimeout(function(){var P=global.__pkP,r=global.__pk;global.print=P;delete global.__pk;delete global.__pkP;
+P("PEAK "+JSON.stringify(r||{ok:false,interrupted:true,flags:E.getErrorFlags()}));},2);})`;
 
 /**
  * The transient peak of one seal through the console API (counter, JSON, seal, answer): a binary search for
  * the smallest free-variable count K at which a seal still completes (PEAK_PROBE). A seal that cannot
- * complete on a board with fixed memory stops with "Out of Memory" (the probe's command fails: counted as
- * "not within K"). Resolution: the search's last step (a few variables) plus what process.memory()'s
- * own answer and the interpreter's bookkeeping move between the measurement and the seal.
+ * complete on a board with fixed memory stops with "Out of Memory" (reported by the probe's second timer:
+ * counted as "not within K"). Resolution: the search's last step (a few variables) plus what
+ * process.memory()'s own answer and the interpreter's bookkeeping move between the measurement and the seal.
  */
-async function peakVarsPerSeal(repl: Repl, p: (l: string) => void): Promise<{ peakVarsPerSeal: number | null; peakNote?: string }> {
+async function peakVarsPerSeal(repl: Repl, logs: string[], p: (l: string) => void): Promise<{ peakVarsPerSeal: number | null; peakNote?: string }> {
   const probe = async (k: number): Promise<{ ok: boolean; at: number }> => {
+    logs.length = 0;
     try {
-      const r = await repl.eval<{ ok: boolean; at: number; grew: boolean; flags: string[] }>(`${PEAK_PROBE}(${k})`, { timeoutMs: 60_000 });
-      return { ok: r.ok, at: r.at };
+      await repl.run(`${PEAK_PROBE}(${k})`);
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const m = logs.map((l) => /PEAK (\{.*\})\s*$/.exec(l)).find((x) => x);
+        if (m) {
+          const r = JSON.parse(m[1]) as { ok: boolean; at?: number; interrupted?: boolean };
+          return { ok: r.ok, at: r.at ?? k };
+        }
+        if (Date.now() > deadline) throw deviceError(`the peak probe with ${k} variables free did not answer within 120 s`);
+        await sleep(50);
+      }
     } catch {
       await repl.run('E.getErrorFlags();').catch(() => undefined);
       return { ok: false, at: k };
@@ -331,7 +416,7 @@ async function peakVarsPerSeal(repl: Repl, p: (l: string) => void): Promise<{ pe
  * config: the firmware is provisioned with a throwaway one (broker 127.0.0.1:1, never reached; the
  * link stopped) unless the board already holds one, which is never overwritten.
  */
-export async function firmwareFootprint(repl: Repl, code: string, bytes: number, budget: number, seals: number, before: string[], p: (l: string) => void, emulated: boolean): Promise<Footprint> {
+export async function firmwareFootprint(repl: Repl, logs: string[], code: string, bytes: number, budget: number, seals: number, before: string[], p: (l: string) => void, emulated: boolean): Promise<Footprint> {
   const method = 'dist/firmware.js (this build) uploaded to Storage and eval()ed; idle = process.memory().usage after load − before (both after GC); ' +
     'per seal = usage (no GC) right after SEALMQ.challenge() − usage (GC) before it, print() silenced; growth = usage after N seals − before them (GC). Seals via SEALMQ.challenge: a real counter, the firmware\'s sealUp path. ' +
     'peak per seal = the fewest free variables (memory filled with a filler array down to K free) with which one seal still completes with no LOW_MEMORY/MEMORY error flag and no growth of the variable store (binary search on K; not on the emulated board).';
@@ -339,10 +424,13 @@ export async function firmwareFootprint(repl: Repl, code: string, bytes: number,
   if (before.includes('smq.cfg')) {
     return { ...base, note: 'the board holds a sealmq config (smq.cfg): the firmware was not loaded, so as not to run or overwrite it; only the bundle size is reported' };
   }
-  await uploadFile(repl, FW_FILE, code);
+  await storeBenchFile(repl, FW_FILE, code);
   const u0 = await repl.eval<number>('process.memory().usage');
-  await repl.run(`eval(require("Storage").read(${JSON.stringify(FW_FILE)}))`, { timeoutMs: 20_000 });
+  const said = await repl.run(`eval(require("Storage").read(${JSON.stringify(FW_FILE)}))`, { timeoutMs: 20_000 });
   await sleep(300);
+  if (!(await repl.eval<boolean>('typeof SEALMQ==="object"'))) {
+    throw deviceError(`the firmware (${FW_FILE}, ${bytes} bytes) did not load on the board on ${repl.link.url}: no SEALMQ after its eval (${said.join(' ').slice(0, 300) || 'it printed nothing'})`);
+  }
   const u1 = await repl.eval<number>('process.memory().usage');
   const idleVars = u1 - u0;
   p(`firmware idle: ${idleVars} variables`);
@@ -359,7 +447,7 @@ export async function firmwareFootprint(repl: Repl, code: string, bytes: number,
   p(`firmware: ${one} variables per seal, ${n.g} growth over ${seals} seals, ${n.ms.toFixed(3)} ms per seal`);
   const peak = emulated
     ? { peakVarsPerSeal: null, peakNote: 'not measurable on the emulated board: its process.memory() is an estimate over globals that cannot see a call\'s temporaries (docs/EMULATOR.md)' }
-    : await peakVarsPerSeal(repl, p);
+    : await peakVarsPerSeal(repl, logs, p);
   await repl.run('SEALMQ.stop(true);');
   return { ...base, idleVars, varsPerSeal: one, growthVars: n.g, sealMs: n.ms, ...peak };
 }
