@@ -11,12 +11,13 @@ import vm from 'node:vm';
 import { resolve } from 'node:path';
 import type { Socket } from 'node:net';
 import { FlashJournal, PowerCutError } from './flash-journal.js';
-import { BoardStorage } from './storage.js';
+import { BoardStorage, bootFiles } from './storage.js';
+import { BoardUart, type CableEnd } from './uart.js';
 import { ConsoleRepl } from './repl.js';
 import { PacketReceiver, versionHasPackets } from './packets.js';
 import { createSandbox, EMULATOR_VERSION, type Sandbox, type SandboxHost } from './sandbox.js';
-import { EspruinoSyntaxError, prepareForBoard } from './syntax.js';
-import { formatValue, REPL_MODE, thrownText } from './format.js';
+import { prepareOrThrow } from './syntax.js';
+import { formatValue, REPL_MODE, thrownText, uncaughtLine } from './format.js';
 import { FixedSeedRandom, Sensors } from './sensors.js';
 import { DEFAULT_PROFILE, type BoardProfile } from './profile.js';
 import { BoardTimers } from './timers.js';
@@ -57,8 +58,8 @@ export class EmulatedBoard extends EventEmitter {
   telnetOn = false;
   private idlePending = false;
   private cutWaiters: (() => void)[] = [];
-  /** Delivers bytes from the UART's wire to the current interpreter's Serial object (profile "uart"). */
-  private uartRx: ((b: Uint8Array) => void) | undefined;
+  /** The profile's second UART (network "uart"): bytes from its wire to the running firmware's Serial object. */
+  private readonly uart = new BoardUart(this);
   private writesBefore = 0;
 
   constructor(opts: BoardOptions) {
@@ -129,17 +130,12 @@ export class EmulatedBoard extends EventEmitter {
    * emitted as 'uart' events (Buffer).
    */
   uartWrite(data: Uint8Array): void {
-    if (this.powered && this.uartRx) this.uartRx(data);
+    if (this.powered) this.uart.write(data);
   }
 
   /** The UART as a cable end (ConsoleServer serves it on TCP like the console); undefined without one. */
-  uartDevice(): { on(e: 'output', f: (b: Buffer) => void): unknown; off(e: 'output', f: (b: Buffer) => void): unknown; write(b: Buffer): void } | undefined {
-    if (!this.profile.uart) return undefined;
-    return {
-      on: (_e, f) => this.on('uart', f),
-      off: (_e, f) => this.off('uart', f),
-      write: (b) => this.uartWrite(b),
-    };
+  uartDevice(): CableEnd | undefined {
+    return this.profile.uart ? this.uart.device() : undefined;
   }
 
   /** E.reboot() from outside: a reset with the power kept (flash kept, RAM lost). */
@@ -158,8 +154,7 @@ export class EmulatedBoard extends EventEmitter {
     this.cut();
   }
 
-  // ---- power ------------------------------------------------------------------------------------
-
+  /** The power goes: the interpreter, the flash file and the console are dropped; powerCut() waiters resume. */
   private cut(): void {
     if (!this.powered) return;
     this.powered = false;
@@ -179,7 +174,7 @@ export class EmulatedBoard extends EventEmitter {
   private dropInterpreter(): void {
     this.gen++;
     this.packets?.dispose();
-    this.uartRx = undefined;
+    this.uart.attach(undefined);
     this.timers?.clearAll();
     this.timers = undefined;
     for (const s of this.sockets) s.destroy();
@@ -297,22 +292,17 @@ export class EmulatedBoard extends EventEmitter {
           if (alive()) this.emit('uart', Buffer.from(b.buffer, b.byteOffset, b.byteLength));
         },
         attach: (rx) => {
-          this.uartRx = (b) => alive() && rx(b);
+          this.uart.attach((b) => alive() && rx(b));
         },
       },
     };
     this.sandbox = createSandbox(host);
 
-    // jsfLoadBootCodeFromFlash: .bootrst always, .bootcde unless this is a reset(); load(file) runs file.
-    const bootFile = file !== undefined ? this.storage!.get(file) : this.storage!.get('.bootrst') ?? (kind === 'reset' ? undefined : this.storage!.get('.bootcde'));
-    // jsfLoadBootCodeFromFlash: .bootPowerOn at the first boot after power-on, .boot0….boot3 at every boot,
-    // then the boot code.
-    const early = [...(kind === 'power' ? ['.bootPowerOn'] : []), '.boot0', '.boot1', '.boot2', '.boot3'];
-    for (const name of early) {
-      const f = this.storage!.get(name);
-      if (f && alive()) this.runCallback(gen, () => this.evaluate(Buffer.from(f).toString('latin1'), name), false);
+    const files = bootFiles(this.storage!, kind, file);
+    for (const f of files) {
+      if (alive()) this.runCallback(gen, () => this.evaluate(Buffer.from(f.code).toString('latin1'), f.name), false);
     }
-    if (bootFile && alive()) this.runCallback(gen, () => this.evaluate(Buffer.from(bootFile).toString('latin1'), 'boot code'), false);
+    const bootFile = files.some((f) => f.name === 'boot code');
     if (alive()) this.runCallback(gen, () => (this.sandbox!.realm.global.E as { emit: Function }).emit('init'), false);
     if (!alive()) return;
     if (this.banner && !bootFile && kind === 'power') {
@@ -332,18 +322,7 @@ export class EmulatedBoard extends EventEmitter {
       storageRead: (name) => this.storage?.get(name),
       evaluate: (expr) => this.evaluate(expr, 'packet'),
       reportError: (e) => this.reportUncaught(gen, e),
-      emitPacket: (obj) => {
-        let ok = true;
-        this.runCallback(gen, () => {
-          try {
-            (this.sandbox!.realm.global.E as { emit: Function }).emit('packet', obj);
-          } catch (e) {
-            ok = false;
-            throw e;
-          }
-        });
-        return ok;
-      },
+      emitPacket: (obj) => this.runCallback(gen, () => (this.sandbox!.realm.global.E as { emit: Function }).emit('packet', obj)),
     });
   }
 
@@ -378,14 +357,7 @@ export class EmulatedBoard extends EventEmitter {
   private evaluate(code: string, filename: string): unknown {
     const sb = this.sandbox;
     if (!sb) throw new BoardHalt('no interpreter');
-    let prepared: string;
-    try {
-      prepared = prepareForBoard(code);
-    } catch (e) {
-      if (e instanceof EspruinoSyntaxError) throw sb.realm.error('SyntaxError', e.message);
-      throw e;
-    }
-    return vm.runInContext(prepared, sb.context, { filename, timeout: this.watchdogMs });
+    return vm.runInContext(prepareOrThrow(code, sb.realm), sb.context, { filename, timeout: this.watchdogMs });
   }
 
   private executeLine(code: string, echo: boolean): void {
@@ -404,23 +376,25 @@ export class EmulatedBoard extends EventEmitter {
     }
   }
 
-  /** A board event: runs only if the board is still the one that scheduled it; errors print as Uncaught. */
-  private runCallback(gen: number, f: () => void, idle = true): void {
-    if (!this.powered || this.gen !== gen) return;
+  /**
+   * A board event: runs only if the board is still the one that scheduled it; errors print as Uncaught.
+   * True if it ran to its end.
+   */
+  private runCallback(gen: number, f: () => void, idle = true): boolean {
+    if (!this.powered || this.gen !== gen) return false;
+    let ok = true;
     try {
       f();
     } catch (e) {
+      ok = false;
       this.reportUncaught(gen, e);
     }
     if (idle && this.powered) this.repl?.idle();
+    return ok;
   }
 
   private reportUncaught(gen: number, e: unknown): void {
     if (!this.powered || this.gen !== gen || e instanceof BoardHalt || e instanceof PowerCutError) return;
-    if ((e as { code?: string })?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return this.repl!.print('Execution Interrupted\n');
-    let text = thrownText(e);
-    // V8 and Espruino word the commonest error differently; the emulator speaks Espruino here.
-    text = text.replace(/^ReferenceError: ([\w$]+) is not defined$/, 'ReferenceError: "$1" is not defined');
-    this.repl!.print(`Uncaught ${text}\n`);
+    this.repl!.print(uncaughtLine(e));
   }
 }

@@ -205,3 +205,11 @@ export function thrownText(e: unknown): string {
   }
   return typeof e === 'string' ? e : formatValue(e, { ...PRINT_MODE });
 }
+
+/** The line the REPL prints for an error that escaped the board's code (the watchdog's stop included). */
+export function uncaughtLine(e: unknown): string {
+  if ((e as { code?: string })?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return 'Execution Interrupted\n';
+  // V8 and Espruino word the commonest error differently; the emulator speaks Espruino here.
+  const text = thrownText(e).replace(/^ReferenceError: ([\w$]+) is not defined$/, 'ReferenceError: "$1" is not defined');
+  return `Uncaught ${text}\n`;
+}

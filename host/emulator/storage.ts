@@ -159,3 +159,19 @@ export function storageModule(storage: BoardStorage, realm: Realm, guard: <T>(f:
     }))),
   });
 }
+
+/**
+ * What a boot runs, in order, as Espruino's jsfLoadBootCodeFromFlash does: .bootPowerOn at the first boot
+ * after power-on, .boot0….boot3 at every boot, then the boot code ("boot code"): load(file)'s file, else
+ * .bootrst always and .bootcde unless this is a reset().
+ */
+export function bootFiles(storage: BoardStorage, kind: 'power' | 'load' | 'reset', file?: string): { name: string; code: Uint8Array }[] {
+  const out: { name: string; code: Uint8Array }[] = [];
+  for (const name of [...(kind === 'power' ? ['.bootPowerOn'] : []), '.boot0', '.boot1', '.boot2', '.boot3']) {
+    const code = storage.get(name);
+    if (code) out.push({ name, code });
+  }
+  const boot = file !== undefined ? storage.get(file) : storage.get('.bootrst') ?? (kind === 'reset' ? undefined : storage.get('.bootcde'));
+  if (boot) out.push({ name: 'boot code', code: boot });
+  return out;
+}

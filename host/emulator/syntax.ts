@@ -4,6 +4,7 @@
 // sending the same code twice redeclares instead of throwing "has already been declared".
 import { parse, type Node } from 'acorn';
 import { full } from 'acorn-walk';
+import type { Realm } from './realm.js';
 
 export class EspruinoSyntaxError extends Error {}
 
@@ -44,4 +45,14 @@ export function prepareForBoard(code: string): string {
   let out = code;
   for (const e of edits.sort((a, b) => b.at - a.at)) out = out.slice(0, e.at) + e.text + out.slice(e.at + e.del);
   return out;
+}
+
+/** prepareForBoard, with a refusal thrown as the sandbox's own SyntaxError (what the board's code can catch). */
+export function prepareOrThrow(code: string, realm: Pick<Realm, 'error'>): string {
+  try {
+    return prepareForBoard(code);
+  } catch (e) {
+    if (e instanceof EspruinoSyntaxError) throw realm.error('SyntaxError', e.message);
+    throw e;
+  }
 }

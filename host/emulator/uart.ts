@@ -138,3 +138,36 @@ export class InputQueue {
     }
   }
 }
+
+/** A cable end: what the console server serves on TCP (the board's console, or its UART). */
+export interface CableEnd {
+  on(e: 'output', f: (b: Buffer) => void): unknown;
+  off(e: 'output', f: (b: Buffer) => void): unknown;
+  write(b: Buffer): void;
+}
+
+/**
+ * The emulated board's second UART (a "uart" network profile: MQTT to `sealmq gateway`). Bytes arriving
+ * are lost unless the running firmware set the UART up (attach), as on a wire; what the firmware sends is
+ * emitted on the board as 'uart' events (Buffer).
+ */
+export class BoardUart {
+  private rx: ((b: Uint8Array) => void) | undefined;
+
+  constructor(private readonly board: { on(e: 'uart', f: (b: Buffer) => void): unknown; off(e: 'uart', f: (b: Buffer) => void): unknown }) {}
+
+  /** The firmware's receive path for this boot (undefined: nobody listens, e.g. after a power cut). */
+  attach(rx: ((b: Uint8Array) => void) | undefined): void {
+    this.rx = rx;
+  }
+
+  /** Bytes from the wire into the board. */
+  write(data: Uint8Array): void {
+    this.rx?.(data);
+  }
+
+  /** The UART as a cable end. */
+  device(): CableEnd {
+    return { on: (_e, f) => this.board.on('uart', f), off: (_e, f) => this.board.off('uart', f), write: (b) => this.write(b) };
+  }
+}

@@ -9,7 +9,6 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { subscribeOrFail } from '../mqtt/connect.js';
 import { DEFAULT_PREFIX } from '../../core/ids.js';
 import { packageVersion } from '../board/firmware-bundle.js';
 import { flashBoard } from '../board/flash.js';
@@ -22,21 +21,22 @@ import { emitMosquitto, MosquittoPolicy, writeDevicesFile } from '../broker/mosq
 import { buildFirmware, PLAIN_VERSION_SUFFIX } from '../build/bundle.js';
 import { spawnEmulator, EmulatorProcess, targetBoard, type BoardTarget } from '../emulator/process.js';
 import { usageError } from '../errors.js';
-import { parseBrokerUrl, startGateway, type GatewayEvent, type GatewayStats } from '../gateway/gateway.js';
-import { spawnGateway } from '../gateway/process.js';
+import { parseBrokerUrl } from '../gateway/gateway.js';
+import { startBoardGateway, type PipelineGateway } from './gateways.js';
 import { connectRepl } from '../link/repl.js';
 import { openLink } from '../link/open-link.js';
 import { openRegistry, Registry } from '../registry/registry.js';
-import { registryVerifier, VerifierStats } from '../verifier/run.js';
+import type { VerifierStats } from '../verifier/run.js';
 import type { VerifyResult } from '../verifier/verifier.js';
-import type { ReceiveState } from '../../core/frame.js';
 import { PLAIN_LABEL, PlainResult, requireResearchInsecure } from '../verifier/plain.js';
 import { consoleRun, hiresNow, syncClock } from './console.js';
 import { freePort, startInsecureMosquitto, startMosquitto, RunningMosquitto } from './mosquitto.js';
-import { mqttClient, plainCommand, plainSetup, plainVerifierOn } from './plain.js';
+import { plainCommand, plainSetup, plainVerifierOn } from './plain.js';
+import { sealedVerifierOn } from './sealed.js';
 
 export { hiresNow, syncClock } from './console.js';
 export { plainCommand, plainSetup } from './plain.js';
+export { gatewayText, startBoardGateway, type PipelineGateway } from './gateways.js';
 
 export type PipelineMode = 'plain' | 'sealed';
 export type PipelineBrokerKind = 'embedded' | 'mosquitto';
@@ -130,45 +130,6 @@ export interface PipelineBoard {
 
 /** Starts the gateway of one board: from its UART (uart) to the broker (brokerUrl); onText gets its log lines. */
 export type GatewayStarter = (uart: string, brokerUrl: string, onText: (text: string) => void, board: PipelineBoard) => Promise<PipelineGateway>;
-
-/** A running gateway of a pipeline board (in-process or a `sealmq gateway` process). */
-export interface PipelineGateway {
-  kind: 'in-process' | 'process' | 'custom';
-  /** In-process only: its counts. */
-  stats?(): GatewayStats;
-  /** A clean stop (the board is told its session ended). */
-  stop(): Promise<void>;
-  /** Process only: SIGKILL, no goodbye. */
-  kill?(): Promise<void>;
-}
-
-/** One line for a gateway event (pipeline 'board' events, `sealmq demo`). */
-export function gatewayText(e: GatewayEvent): string | undefined {
-  switch (e.type) {
-    case 'session-open': return `gateway: session ${e.session} connected to the broker`;
-    case 'session-closed': return `gateway: session ${e.session} closed (${e.reason}); ${e.toBroker.packets} packets up, ${e.toBoard.packets} down`;
-    case 'uart-closed': return `gateway: UART closed${e.error ? ` (${e.error})` : ''}`;
-    case 'uart-open': return `gateway: UART ${e.uart} open`;
-    default: return undefined;
-  }
-}
-
-/**
- * Starts the gateway of a board without a network: from its UART URL (tcp://HOST:PORT or a serial path; any
- * board, emulated or QEMU) to the broker. Board-independent: pipelines call it for every board with a uart.
- */
-export async function startBoardGateway(uart: string, brokerUrl: string, kind: 'in-process' | 'process' = 'in-process', onText?: (text: string) => void): Promise<PipelineGateway> {
-  const onEvent = (e: GatewayEvent) => {
-    const t = gatewayText(e);
-    if (t && onText) onText(t);
-  };
-  if (kind === 'process') {
-    const g = await spawnGateway({ uart, broker: brokerUrl, onEvent });
-    return { kind, stop: g.stop, kill: g.kill };
-  }
-  const g = await startGateway({ uart, broker: brokerUrl, onEvent });
-  return { kind, stats: g.stats, stop: g.stop };
-}
 
 export interface Credentials { username: string; password: string }
 
@@ -423,42 +384,4 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     await cleanup();
     throw e;
   }
-}
-
-/** The sealed verifier (the registry's, as `sealmq verify` runs it) on its own MQTT client, timed per message. */
-async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who: Credentials, now: () => number, emit: (e: PipelineEvent) => void, inMemory: boolean): Promise<VerifierHandle> {
-  let durable = 0;
-  const windows = new Map<string, ReceiveState>();
-  // The registry's durable writes (reserveReceiveState: SQLite, synchronous=FULL, once per reservation) timed on their own.
-  const timed = new Proxy(reg, {
-    get(target, key, recv) {
-      const v = Reflect.get(target, key, recv);
-      if (inMemory && key === 'getReceiveState') return (id: string, d: string) => windows.get(id + '/' + d) ?? target.getReceiveState(id, d);
-      if (inMemory && key === 'reserveReceiveState') return (id: string, d: string, s: ReceiveState) => (windows.set(id + '/' + d, s), null);
-      if (key !== 'reserveReceiveState') return typeof v === 'function' ? v.bind(target) : v;
-      return (...a: unknown[]) => {
-        const t0 = now();
-        try {
-          return (v as (...x: unknown[]) => unknown).apply(target, a);
-        } finally {
-          durable += now() - t0;
-        }
-      };
-    },
-  });
-  let receivedAt = 0;
-  const { verifier, stats } = registryVerifier(timed, {
-    prefix, now,
-    onResult: (result) => emit({ type: 'frame', mode: 'sealed', result, timing: { receivedAt, doneAt: now(), durableMs: durable } }),
-  });
-  const handle = (topic: string, payload: Buffer) => {
-    receivedAt = now();
-    durable = 0;
-    verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
-  };
-  // As `sealmq verify`: frames handed over as they are read (host/mqtt/publish-tap.ts).
-  const client = await mqttClient(url, who, 'sealmq-verify-', handle);
-  await subscribeOrFail(client, `${prefix}/+/up`);
-  client.on('message', handle);
-  return { stats, close: () => new Promise<void>((r) => client.end(false, {}, () => r())) };
 }

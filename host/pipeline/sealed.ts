@@ -1,0 +1,46 @@
+// The sealed pipeline's verifier: the registry's, as `sealmq verify` runs it, on its own MQTT client, with
+// each message's time and the time inside the durable writes measured (the latency bench's split).
+import type { ReceiveState } from '../../core/frame.js';
+import { subscribeOrFail } from '../mqtt/connect.js';
+import type { Registry } from '../registry/registry.js';
+import { registryVerifier } from '../verifier/run.js';
+import { mqttClient } from './plain.js';
+import type { Credentials, PipelineEvent, VerifierHandle } from './pipeline.js';
+
+/** The sealed verifier (the registry's, as `sealmq verify` runs it) on its own MQTT client, timed per message. */
+export async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who: Credentials, now: () => number, emit: (e: PipelineEvent) => void, inMemory: boolean): Promise<VerifierHandle> {
+  let durable = 0;
+  const windows = new Map<string, ReceiveState>();
+  // The registry's durable writes (reserveReceiveState: SQLite, synchronous=FULL, once per reservation) timed on their own.
+  const timed = new Proxy(reg, {
+    get(target, key, recv) {
+      const v = Reflect.get(target, key, recv);
+      if (inMemory && key === 'getReceiveState') return (id: string, d: string) => windows.get(id + '/' + d) ?? target.getReceiveState(id, d);
+      if (inMemory && key === 'reserveReceiveState') return (id: string, d: string, s: ReceiveState) => (windows.set(id + '/' + d, s), null);
+      if (key !== 'reserveReceiveState') return typeof v === 'function' ? v.bind(target) : v;
+      return (...a: unknown[]) => {
+        const t0 = now();
+        try {
+          return (v as (...x: unknown[]) => unknown).apply(target, a);
+        } finally {
+          durable += now() - t0;
+        }
+      };
+    },
+  });
+  let receivedAt = 0;
+  const { verifier, stats } = registryVerifier(timed, {
+    prefix, now,
+    onResult: (result) => emit({ type: 'frame', mode: 'sealed', result, timing: { receivedAt, doneAt: now(), durableMs: durable } }),
+  });
+  const handle = (topic: string, payload: Buffer) => {
+    receivedAt = now();
+    durable = 0;
+    verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
+  };
+  // As `sealmq verify`: frames handed over as they are read (host/mqtt/publish-tap.ts).
+  const client = await mqttClient(url, who, 'sealmq-verify-', handle);
+  await subscribeOrFail(client, `${prefix}/+/up`);
+  client.on('message', handle);
+  return { stats, close: () => new Promise<void>((r) => client.end(false, {}, () => r())) };
+}
