@@ -2,7 +2,7 @@
 // build (ESPRUINO_BIN), talking MQTT to an aedes broker that checks the
 // TOTP login, with frames opened by the host's core. Skipped when no Espruino binary is around.
 import test, { type ExecutionContext } from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { totp } from '../core/otp.js';
 import { nodePrimitives as P, sha1 } from '../host/protocol/node-primitives.js';
 import { buildFirmware } from '../host/build/bundle.js';
 import { espruinoBin, ESPRUINO_SKIP } from '../host/espruino/bin.js';
+import { EspruinoStdio } from './espruino-stdio.js';
 
 const BIN = espruinoBin() ?? undefined;
 const maybe = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
@@ -31,39 +32,6 @@ test.before(async () => {
 test.after.always(() => rmSync(dist, { recursive: true, force: true }));
 
 /** Espruino's Linux build in interactive mode: a REPL on stdin/stdout, Storage in <cwd>/espruino.flash. */
-class Espruino {
-  readonly p: ChildProcess;
-  out = '';
-  constructor(cwd: string) {
-    this.p = spawn(BIN!, [], { cwd, stdio: ['pipe', 'pipe', 'ignore'] });
-    this.p.stdout!.on('data', (d) => (this.out += d.toString('latin1')));
-  }
-  /** Sends one line once the board answers (input sent while it is busy can be dropped). */
-  async line(code: string): Promise<void> {
-    await this.idle();
-    this.p.stdin!.write(code + '\n');
-  }
-  async idle(): Promise<void> {
-    const mark = 'READY' + Math.random().toString(36).slice(2);
-    for (let i = 0; i < 50; i++) {
-      this.p.stdin!.write(`print("${mark}")\n`);
-      if (await this.wait(new RegExp(mark + '\\r?\\n'), 400).then(() => true, () => false)) return;
-    }
-    throw new Error('the board never became idle:\n' + this.out.slice(-500));
-  }
-  async wait(re: RegExp, ms = 15000): Promise<RegExpMatchArray> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const m = this.out.match(re);
-      if (m) return m;
-      if (Date.now() > end) throw new Error(`no ${re} in:\n${this.out.slice(-800)}`);
-      await sleep(50);
-    }
-  }
-  kill(): void {
-    this.p.kill('SIGKILL');
-  }
-}
 
 maybe('dist/selftest.js passes every known answer on Espruino, native and pure-JS crypto', async (t) => {
   const cwd = mkdtempSync(join(tmpdir(), 'sealmq-selftest-'));
@@ -112,7 +80,7 @@ maybe('dist/firmware.js on Espruino: TOTP login, sealed readings, a command, a p
     const f = seal(P, deriveKeys(P, fromHex(ROOT), ID, 'down', 0), ID, 'down', 'down', 0, counter, utf8Encode(JSON.stringify(msg)));
     aedes.publish({ cmd: 'publish', topic: `sealmq/${ID}/down`, payload: Buffer.from(f), qos: 0, retain: false, dup: false }, () => {});
   };
-  let board = new Espruino(cwd);
+  let board = new EspruinoStdio(BIN!, cwd);
   try {
     await board.line(`require("Storage").write(".bootcde", ${JSON.stringify(await import('node:fs').then((fs) => fs.readFileSync(join(dist, 'firmware.js'), 'utf8')))})`);
     await board.line('load()');
@@ -131,7 +99,7 @@ maybe('dist/firmware.js on Espruino: TOTP login, sealed readings, a command, a p
     const before = Math.max(...counters);
     board.kill();
     await sleep(200);
-    board = new Espruino(cwd);
+    board = new EspruinoStdio(BIN!, cwd);
     await board.wait(/sealmq 0\.1\.0|sealmq \d/);
     for (let i = 0; i < 100 && Math.max(...counters) < before + 6; i++) await sleep(100);
     const after = counters.slice(counters.indexOf(before) + 1);

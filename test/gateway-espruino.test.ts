@@ -18,6 +18,7 @@ import { buildFirmware } from '../host/build/bundle.js';
 import { espruinoBin, ESPRUINO_SKIP } from '../host/espruino/bin.js';
 import { startGateway, type GatewayEvent } from '../host/gateway/gateway.js';
 import { hasCommand } from './cli-helpers.js';
+import { EspruinoStdio } from './espruino-stdio.js';
 
 const BIN = espruinoBin() ?? undefined;
 const hasSocat = hasCommand('socat');
@@ -29,35 +30,6 @@ const ID = 'uart-01';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Espruino's Linux build in interactive mode (as test/firmware-espruino.test.ts drives it). */
-class Espruino {
-  readonly p: ChildProcess;
-  out = '';
-  constructor(cwd: string) {
-    this.p = spawn(BIN!, [], { cwd, stdio: ['pipe', 'pipe', 'ignore'] });
-    this.p.stdout!.on('data', (d) => (this.out += d.toString('latin1')));
-  }
-  async line(code: string): Promise<void> {
-    await this.idle();
-    this.p.stdin!.write(code + '\n');
-  }
-  async idle(): Promise<void> {
-    const mark = 'READY' + Math.random().toString(36).slice(2);
-    for (let i = 0; i < 50; i++) {
-      this.p.stdin!.write(`print("${mark}")\n`);
-      if (await this.wait(new RegExp(mark + '\\r?\\n'), 400).then(() => true, () => false)) return;
-    }
-    throw new Error('the board never became idle:\n' + this.out.slice(-500));
-  }
-  async wait(re: RegExp, ms = 15000): Promise<RegExpMatchArray> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const m = this.out.match(re);
-      if (m) return m;
-      if (Date.now() > end) throw new Error(`no ${re} in:\n${this.out.slice(-800)}`);
-      await sleep(50);
-    }
-  }
-}
 
 maybe('uart firmware on Espruino\'s interpreter: MQTT over Serial2 (a PTY) through sealmq gateway; the broker drops it, 0x00, it redials', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sealmq-uart-esp-'));
@@ -113,7 +85,7 @@ maybe('uart firmware on Espruino\'s interpreter: MQTT over Serial2 (a PTY) throu
   const gw = await startGateway({ uart: gatewayEnd, baud: 115200, broker: `mqtt://127.0.0.1:${port}`, onEvent: (e) => events.push(e) });
   cleanups.push(() => gw.stop());
 
-  const board = new Espruino(dir);
+  const board = new EspruinoStdio(BIN!, dir);
   procs.push(board.p);
   // On the Linux build a Serial port is a device path (jswrap_serial_setup keeps options.path); .boot0
   // runs before the firmware at every boot, which then calls Serial2.setup(115200) itself.
