@@ -1,9 +1,9 @@
 #!/bin/false
 # sealmq's board definition for Espruino running on QEMU's netduinoplus2 machine (STM32F405, Cortex-M4).
 #
-# Written for sealmq (scripts/espruino/targets/qemu/); it follows the layout of Espruino's
-# boards/STM32F4DISCOVERY.py, which is Copyright (C) 2013 Gordon Williams and under the Mozilla Public
-# License 2.0, and this file is under the same licence (http://mozilla.org/MPL/2.0/).
+# Written for sealmq (scripts/espruino/targets/qemu/) in the schema of Espruino's board files, modelled on
+# its boards/STM32F4DISCOVERY.py (by Gordon Williams, Mozilla Public License 2.0); this file is under the
+# same licence (http://mozilla.org/MPL/2.0/). Only this project's values are in it.
 #
 # How it differs from STM32F4DISCOVERY, and why:
 # - console on EV_SERIAL1 (USART1, QEMU's first -serial): QEMU models no USB OTG, so no USB device;
