@@ -86,6 +86,8 @@ declare const console: { log(...text: any[]): void };
 /** Seconds since 1970 as a float; the board's RTC starts at 0 unless the clock is set. */
 declare function getTime(): number;
 declare function setTime(seconds: number): void;
+/** Reads a 32-bit word of the memory map (src/jswrap_io.c). Only on a real MCU: the Linux build has no such map. */
+declare function peek32(address: number): number;
 declare function setTimeout(fn: () => void, ms?: number): number;
 declare function setInterval(fn: () => void, ms?: number): number;
 declare function clearTimeout(id?: number): void;

@@ -5,7 +5,8 @@
  * usage, i.e. after a garbage collection, before the call; process.memory(false) usage, no collection,
  * right after it with the result still referenced: the difference); then one call timed to size a batch
  * of `inner` calls lasting about __BENCH__.batchMs; then `reps` batches, each giving ms per call. Prints
- * one "BENCH {json}" line per op (median, min, max), one op per timer tick, then "BENCH-END".
+ * one "BENCH {json}" line per op (median, min, max), one op per timer tick, then "BENCH-END". On a QEMU
+ * Cortex-M board under -icount each timed stretch starts clear of the SysTick interrupt (systick.ts).
  */
 import { fromHex } from '../../core/bytes.js';
 import { deriveKeys, open, seal } from '../../core/frame.js';
@@ -14,6 +15,7 @@ import { CorePrimitives } from '../../core/primitives.js';
 import { jsSuite, sha1 } from '../crypto-js.js';
 import { NativeCrypto, nativeSuite } from '../crypto-native.js';
 import { espruinoRequire } from '../modules.js';
+import { SYSTICK, sysTickAlign } from './systick.js';
 
 declare const __BENCH__: { sizes: number[]; reps: number; batchMs: number };
 
@@ -70,6 +72,8 @@ const measure = (op: string, impl: string, size: number | null, f: () => any) =>
   let r = f();
   const vars = process.memory(false).usage - u0;
   r = undefined;
+  // Under QEMU -icount: no SysTick interrupt inside a timed stretch (systick.ts).
+  if (SYSTICK) sysTickAlign(B.batchMs);
   let t0 = getTime();
   f();
   const once = ms(t0);
@@ -80,6 +84,7 @@ const measure = (op: string, impl: string, size: number | null, f: () => any) =>
   // follows the host's clock, even under QEMU -icount).
   process.memory(true);
   for (let i = 0; i < B.reps; i++) {
+    if (SYSTICK) sysTickAlign(once * inner);
     t0 = getTime();
     for (let j = 0; j < inner; j++) f();
     xs.push(ms(t0) / inner);

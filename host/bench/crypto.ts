@@ -211,16 +211,6 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
   const reps = o.reps ?? 15;
   const seals = o.seals ?? 10000;
   const p = o.onProgress ?? (() => undefined);
-  const bench = await bundleScript('firmware/bench/bench.ts', BENCH_FILE, { board: o.board, defines: { __BENCH__: JSON.stringify({ sizes, reps, batchMs: 5 }) } });
-  let nacl: { code: string; bytes: number } | undefined;
-  let naclWhy = '';
-  try {
-    nacl = await bundleScript('firmware/bench/nacl.ts', NACL_FILE, { board: o.board, plugins: [tweetnaclForEspruino], minifyIdentifiers: false });
-  } catch (e) {
-    if (!(e instanceof BuildRefusedError)) throw e;
-    const v = e.violations;
-    naclWhy = `tweetnacl does not pass the Espruino bundle checker (${v.length} constructs): ` + [...new Set(v.map((x) => x.construct))].join(', ') + '; first: ' + formatViolation(v[0]);
-  }
   const fw = (await buildFirmware({ board: o.board, write: false, selftest: false })).firmware;
 
   const link = await openLink(o.port);
@@ -232,6 +222,19 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     const b = await repl.eval<{ BOARD: string; version: string; emulated: boolean }>('{BOARD:""+process.env.BOARD,version:""+process.version,emulated:!!process.env.EMULATED}');
     const target = targetLabel(b);
     p(`target: ${target}`);
+    // Under -icount (a QEMU Cortex-M board) timed stretches start clear of the SysTick interrupt
+    // (firmware/bench/systick.ts); its registers exist only on a microcontroller.
+    const systick = JSON.stringify(o.icountShift !== undefined && !b.emulated && b.BOARD !== 'LINUX');
+    const bench = await bundleScript('firmware/bench/bench.ts', BENCH_FILE, { board: o.board, defines: { __BENCH__: JSON.stringify({ sizes, reps, batchMs: 5 }), __SYSTICK__: systick } });
+    let nacl: { code: string; bytes: number } | undefined;
+    let naclWhy = '';
+    try {
+      nacl = await bundleScript('firmware/bench/nacl.ts', NACL_FILE, { board: o.board, plugins: [tweetnaclForEspruino], minifyIdentifiers: false, defines: { __SYSTICK__: systick } });
+    } catch (e) {
+      if (!(e instanceof BuildRefusedError)) throw e;
+      const v = e.violations;
+      naclWhy = `tweetnacl does not pass the Espruino bundle checker (${v.length} constructs): ` + [...new Set(v.map((x) => x.construct))].join(', ') + '; first: ' + formatViolation(v[0]);
+    }
     const before = await repl.eval<string[]>('require("Storage").list()');
 
     // 1. The bench bundle. Each stage's file is erased as soon as the stage is done (after a reset(): code
