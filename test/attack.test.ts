@@ -7,7 +7,8 @@
 import test, { ExecutionContext } from 'ava';
 import { haveMosquitto, MOSQUITTO_BIN } from '../host/pipeline/mosquitto.js';
 import { ATTACKS, frameCounter, recoverClear, tamperPlain, tamperSealed } from '../host/attack/pipelines.js';
-import { parseConnect, parsePublish, publishPacket, splitPackets } from '../host/attack/relay.js';
+import { parseConnect, parsePublish, splitPackets } from '../host/attack/relay.js';
+import { publishPacket } from '../host/mqtt/packets.js';
 import type { AttackReport } from '../host/attack/pipelines.js';
 import { checkSealed } from './attack-helpers.js';
 import { sealmq } from './cli-helpers.js';

@@ -43,13 +43,15 @@ test('sealmq bench verifier --json writes verifier.json and verifier.csv under -
   t.is((await sealmq(['bench', 'verifier', '--frames', '0'])).code, 3);
 });
 
-test('sealmq bench verifier --through-broker: synthetic publishers (own process) through the embedded broker and Mosquitto to the registry verifier in its own process', async (t) => {
+test('sealmq bench verifier --through-broker: synthetic publishers (own process, --packets-per-write) through the embedded broker and Mosquitto to the registry verifier in its own process', async (t) => {
   const out = join(tmpHome('sealmq-bench-broker-'), 'results');
-  const run = await sealmq(['bench', 'verifier', '--frames', '300', '--runs', '1', '--through-broker', '--publishers', '6', '--publisher-frames', '15', '--json', '--out', out], {}, 110_000);
+  const run = await sealmq(['bench', 'verifier', '--frames', '300', '--runs', '1', '--through-broker', '--publishers', '6', '--publisher-frames', '15', '--packets-per-write', '4', '--json', '--out', out], {}, 110_000);
   t.is(run.code, 0, run.stderr);
   const j = JSON.parse(run.stdout);
   const b = j.broker;
-  t.like(b, { broker: 'embedded', publishers: 6, framesPerPublisher: 15, frames: 90, accepted: 90, rejected: 0 });
+  // 15 frames a publisher, 4 packets a write: the last write of each holds 3, and every frame still arrives whole.
+  t.like(b, { broker: 'embedded', publishers: 6, framesPerPublisher: 15, packetsPerWrite: 4, frames: 90, accepted: 90, rejected: 0 });
+  t.regex(b.method, /4 packets a write/);
   t.true(b.commits >= 1 && b.commits < 90, `commits ${b.commits}: grouped, not one per frame`);
   t.true(b.publishSeconds >= 0);
   const m = j.mosquitto;

@@ -13,7 +13,7 @@ import mqtt from 'mqtt';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { DEVICE_TOTP_DIGITS, DEVICE_TOTP_STEP, totp } from '../core/otp.js';
-import { remainingLength } from '../host/attack/relay.js';
+import { remainingLength } from '../host/mqtt/packets.js';
 import { BrokerEvent, RunningBroker, startBroker } from '../host/broker/broker.js';
 import { HeaderScanner } from '../host/broker/packet-guard.js';
 import { sha1 } from '../host/protocol/node-primitives.js';

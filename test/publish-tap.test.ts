@@ -2,7 +2,8 @@
 // order, whatever the chunking; every other byte passed to mqtt.js unchanged and in order.
 import test from 'ava';
 import { PassThrough } from 'node:stream';
-import { nextPacket, packet, plainPublishTopicEnd } from '../host/mqtt/packets.js';
+import mqttPacket from 'mqtt-packet';
+import { nextPacket, packet, plainPublishTopicEnd, publishPacket } from '../host/mqtt/packets.js';
 import { PublishTap } from '../host/mqtt/publish-tap.js';
 
 function pkt(first: number, body: Buffer): Buffer {
@@ -55,4 +56,13 @@ test('framing: incomplete packets wait, a 5-byte Remaining Length is malformed, 
   t.is(plainPublishTopicEnd(pub('', Buffer.from('x')), 0, 2, 5), -1, 'empty topic');
   const long = Buffer.from([0x30, 4, 0, 9, 0x61, 0x62]);
   t.is(plainPublishTopicEnd(long, 0, 2, long.length), -1, 'topic longer than the packet');
+});
+
+test('publishPacket encodes what mqtt-packet (MQTT.js, aedes) encodes for a plain QoS 0 PUBLISH, at every Remaining Length size', (t) => {
+  for (const n of [0, 1, 87, 104, 105, 106, 127, 16_360, 16_361, 16_400, 2_097_140, 2_097_200]) {
+    const topic = n % 2 ? 'sealmq/dev-01/up' : 'sealmq/ünï/up';
+    const payload = Buffer.alloc(n, n & 255);
+    const want = mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false });
+    t.true(publishPacket(topic, payload).equals(want), `payload of ${n} bytes`);
+  }
 });

@@ -12,7 +12,7 @@ import { forgedFrame, forgedPlainReading, frameCounter, recoverClear, tamperPlai
 import {
   A, Attack, AttackName, B, Ctx, genuine, judgeVerifier, Outcome, R, sameFrame, session, sleep,
 } from './judge.js';
-import { publishPacket } from './relay.js';
+import { publishPacket } from '../mqtt/packets.js';
 
 /** Eavesdrop: succeeds if the reading's values are recovered from the captured bytes alone (equal to what the verifier delivered). */
 const eavesdrop: Attack = {

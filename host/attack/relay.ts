@@ -43,29 +43,6 @@ export interface Held extends RelayPublish {
 
 interface Interceptor { dir: Direction; match: (p: RelayPublish) => boolean; resolve: (h: Held) => void }
 
-/** Remaining Length bytes (§2.2.3). */
-export function remainingLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 128;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-
-const mqttString = (s: string) => {
-  const b = Buffer.from(s, 'utf8');
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]);
-};
-
-/** A QoS 0 PUBLISH packet (§3.3), not retained. */
-export function publishPacket(topic: string, payload: Uint8Array): Buffer {
-  const body = Buffer.concat([mqttString(topic), Buffer.from(payload)]);
-  return Buffer.concat([Buffer.from([0x30]), remainingLength(body.length), body]);
-}
-
 /** Splits a byte stream into whole packets; returns the packets and the unconsumed rest (null: malformed). */
 export function splitPackets(buf: Buffer): { packets: Buffer[]; rest: Buffer } | null {
   const packets: Buffer[] = [];

@@ -27,6 +27,8 @@ export interface BrokerBenchOptions {
   publishers: number;
   /** Frames each publisher sends. */
   framesPerPublisher: number;
+  /** PUBLISH packets a publisher writes to its socket at once (default 1: one segment a reading). */
+  packetsPerWrite?: number;
   /** The embedded broker (default) or a real Mosquitto (the OS package) with the emitted config. */
   broker?: BenchBroker;
   /** Give up waiting for the verifier after this long (ms, default 120,000). */
@@ -38,6 +40,7 @@ export interface BrokerBenchReport {
   broker: BenchBroker;
   publishers: number;
   framesPerPublisher: number;
+  packetsPerWrite: number;
   frames: number;
   /** Frames the verifier saw, accepted and rejected (by reason). */
   seen: number;
@@ -72,6 +75,7 @@ const perFrame = (ms: number, frames: number): number => Math.round((ms * 1000 /
 export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBenchReport> {
   const n = o.publishers;
   const per = o.framesPerPublisher;
+  const batch = o.packetsPerWrite ?? 1;
   const total = n * per;
   const home = mkdtempSync(join(tmpdir(), 'sealmq-bench-broker-'));
   const passphrase = toHex(new Uint8Array(randomBytes(24)));
@@ -121,7 +125,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
 
     // The publishers log in first (each with its own TOTP), then all publish at once.
     o.onProgress?.('publishers logging in', 0, n);
-    const pubStart: PublisherStart = { type: 'start', url, prefix: DEFAULT_PREFIX, framesPerPublisher: per, devices };
+    const pubStart: PublisherStart = { type: 'start', url, prefix: DEFAULT_PREFIX, framesPerPublisher: per, packetsPerWrite: batch, devices };
     pubs.send(pubStart);
     const pubReady = await pubs.next('ready', 120_000);
     o.onProgress?.('publishing', 0, total);
@@ -148,7 +152,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
     const seconds = (done.lastAt - t0) / 1000;
     const flow = (done.lastAt - done.firstAt) / 1000;
     return {
-      broker: kind, publishers: n, framesPerPublisher: per, frames: total,
+      broker: kind, publishers: n, framesPerPublisher: per, packetsPerWrite: batch, frames: total,
       seen: done.seen, accepted: done.accepted, rejected: done.rejected, byReason: done.byReason,
       framesPerSecond: Math.round(done.accepted / seconds),
       seconds: Number(seconds.toFixed(3)),
@@ -162,8 +166,8 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
       },
       memory: { before: ready.memory, peak: done.peak, after: after.memory, sampleMs, samples: done.samples },
       frameBytes: pubReady.frameBytes,
-      method: `${n} synthetic publishers (mqtt.js in a process of their own, each logged in as its own registry-provisioned device with its TOTP) publish ${per} valid sealed frames each `
-        + `(QoS 0, counter order, all at once) to ${kind === 'mosquitto' ? 'Mosquitto (the OS package, the config `sealmq broker --emit-mosquitto` writes: TOTP plugin, password file, ACL)' : 'the embedded broker (this process)'} on loopback; `
+      method: `${n} synthetic publishers (in a process of their own, each logged in with mqtt.js as its own registry-provisioned device with its TOTP) publish ${per} valid sealed frames each `
+        + `(QoS 0, counter order, all at once; pre-encoded PUBLISH packets written on each device's socket round-robin, ${batch === 1 ? 'one packet a write' : `${batch} packets a write`}) to ${kind === 'mosquitto' ? 'Mosquitto (the OS package, the config `sealmq broker --emit-mosquitto` writes: TOTP plugin, password file, ACL)' : 'the embedded broker (this process)'} on loopback; `
         + 'the registry verifier (host/verifier/run.ts, as `sealmq verify` runs it: device records in memory, replay state reserved ahead and group-committed before a reading is reported, '
         + 'rejections audited) subscribes in its own process. frames/s = accepted ÷ (last frame at the verifier − first publish), wall clock. '
         + `Memory: process.memoryUsage() of the verifier process after start-up (GC'd), the largest of samples every ${sampleMs} ms during the run, and after it (GC'd).`,
