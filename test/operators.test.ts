@@ -12,7 +12,7 @@ import { actionsOf, allowed, PERMISSIONS } from '../host/operators/roles.js';
 import { base32, base32Decode, matchStep, operatorCode, otpauthUri, stepAt } from '../host/operators/totp.js';
 import { AuditEntry, openRegistry, OPERATOR_SEED_LEN, Registry, Role } from '../host/registry/registry.js';
 import { MIGRATIONS } from '../host/registry/schema.js';
-import { publishDecision, readDecision, subscribeDecision } from '../host/broker/policy.js';
+import { parseTopic, publishDecision, readDecision, subscribeDecision } from '../host/broker/policy.js';
 import { mosquittoAcl, policyFromRegistry } from '../host/broker/mosquitto.js';
 import { tmpHome } from './cli-helpers.js';
 
@@ -319,4 +319,25 @@ test('at the broker a technician reads telemetry like a viewer and writes nothin
   t.deepEqual(policyFromRegistry(ctx.reg, 'sealmq').operators, [{ name: 'tina', role: 'technician' }]);
   await lockOut(ctx, tina);
   t.deepEqual(policyFromRegistry(ctx.reg, 'sealmq').operators, [], 'locked and pending operators are left out');
+});
+
+test('parseTopic: <prefix>/<id>/<channel> exactly, as splitting on "/" reads it, for every shape of topic', (t) => {
+  // The reference: the definition the broker's policy was first written with.
+  const bySplit = (prefix: string, topic: string) => {
+    if (!topic.startsWith(prefix + '/')) return null;
+    const rest = topic.slice(prefix.length + 1).split('/');
+    return rest.length === 2 ? { id: rest[0], channel: rest[1] } : null;
+  };
+  const parts = ['', 'sealmq', 'sealmq2', 'seal', 'node-01', '+', '#', 'up', 'down', '/', '$SYS', 'ü'];
+  let n = 0;
+  for (const prefix of ['sealmq', 'plant/a']) {
+    for (const a of parts) for (const b of parts) for (const c of parts) for (const d of ['', '/', '/x', 'x']) {
+      const topic = a + (a ? '/' : '') + b + '/' + c + d;
+      for (const tp of [topic, prefix + '/' + b + '/' + c + d, prefix + b + '/' + c]) {
+        t.deepEqual(parseTopic(prefix, tp), bySplit(prefix, tp), `${prefix} ${JSON.stringify(tp)}`);
+        n++;
+      }
+    }
+  }
+  t.true(n > 10_000);
 });

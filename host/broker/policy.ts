@@ -25,10 +25,13 @@ export function isPrefix(p: unknown): p is string {
 
 /** Splits `<prefix>/<id>/<channel>`; null unless the topic has exactly that shape. `+` is kept as the id. */
 export function parseTopic(prefix: string, topic: string): { id: string; channel: string } | null {
-  if (typeof topic !== 'string' || !topic.startsWith(prefix + '/')) return null;
-  const rest = topic.slice(prefix.length + 1).split('/');
-  if (rest.length !== 2) return null;
-  return { id: rest[0], channel: rest[1] };
+  // Twice per forwarded frame (publish and forward decisions): index arithmetic, no split or concatenation.
+  if (typeof topic !== 'string') return null;
+  const p = prefix.length;
+  if (topic.length <= p || topic.charCodeAt(p) !== 47 || !topic.startsWith(prefix)) return null;
+  const slash = topic.indexOf('/', p + 1);
+  if (slash < 0 || topic.indexOf('/', slash + 1) >= 0) return null;
+  return { id: topic.slice(p + 1, slash), channel: topic.slice(slash + 1) };
 }
 
 function isSys(topic: string): boolean {
