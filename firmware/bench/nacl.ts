@@ -1,7 +1,8 @@
 /**
  * The tweetnacl part of the crypto bench (a bundle of its own: tweetnacl is ~30 KB and may not load on a
  * board): X25519 (scalarMult), Ed25519 key from seed, sign and verify, ONCE each (they take seconds on an
- * interpreter), timed with getTime(). Prints "BENCH {json}" per op, then "BENCH-END". Built with
+ * interpreter), timed with getTime(); only those in __NACL_OPS__ (the host adds what a selected op needs:
+ * host/bench/crypto.ts naclOpsToRun). Prints "BENCH {json}" per op, then "BENCH-END". Built with
  * host/bench/crypto.ts's tweetnaclForEspruino transform (no PRNG lookup: these ops need none).
  */
 // The package's main file, named: esbuild's neutral platform reads no "main" field.
@@ -32,18 +33,21 @@ const once = (op: string, f: () => any) => {
 let pub: Uint8Array;
 let kp: { publicKey: Uint8Array; secretKey: Uint8Array };
 let sig: Uint8Array;
-const steps: (() => void)[] = [
-  () => { pub = once('x25519', () => nacl.scalarMult.base(seed)); },
-  () => { once('x25519-shared', () => nacl.scalarMult(seed, pub)); },
-  () => { kp = once('ed25519-keypair', () => nacl.sign.keyPair.fromSeed(seed)); },
-  () => { sig = once('ed25519-sign', () => nacl.sign.detached(msg, kp.secretKey)); },
-  () => {
+declare const __NACL_OPS__: string[];
+const run = (op: string) => __NACL_OPS__.indexOf(op) >= 0;
+const steps: (() => void)[] = [];
+if (run('x25519')) steps.push(() => { pub = once('x25519', () => nacl.scalarMult.base(seed)); });
+if (run('x25519-shared')) steps.push(() => { once('x25519-shared', () => nacl.scalarMult(seed, pub)); });
+if (run('ed25519-keypair')) steps.push(() => { kp = once('ed25519-keypair', () => nacl.sign.keyPair.fromSeed(seed)); });
+if (run('ed25519-sign')) steps.push(() => { sig = once('ed25519-sign', () => nacl.sign.detached(msg, kp.secretKey)); });
+if (run('ed25519-verify')) {
+  steps.push(() => {
     once('ed25519-verify', () => {
       if (!nacl.sign.detached.verify(msg, sig, kp.publicKey)) throw new Error('signature did not verify');
       return true;
     });
-  },
-];
+  });
+}
 let step = 0;
 const next = () => {
   if (step < steps.length) {

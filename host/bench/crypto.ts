@@ -36,6 +36,8 @@ export interface CryptoBenchOptions {
   icountShift?: number;
   /** Leave out the tweetnacl ops (minutes each on an emulated MCU). */
   nacl?: boolean;
+  /** Only these tweetnacl ops (and what they need: naclOpsToRun); default all of NACL_OPS. */
+  naclOps?: string[];
   /** Progress lines (stderr in the CLI). */
   onProgress?: (line: string) => void;
 }
@@ -205,6 +207,18 @@ export const tweetnaclForEspruino: Plugin = {
   },
 };
 
+/** The tweetnacl ops of firmware/bench/nacl.ts, in the order it runs them. */
+export const NACL_OPS = ['x25519', 'x25519-shared', 'ed25519-keypair', 'ed25519-sign', 'ed25519-verify'] as const;
+/** What each op needs run before it (its input: the public key, the key pair, the signature). */
+const NACL_NEEDS: Record<string, string[]> = { 'x25519-shared': ['x25519'], 'ed25519-sign': ['ed25519-keypair'], 'ed25519-verify': ['ed25519-keypair', 'ed25519-sign'] };
+
+/** The tweetnacl ops to run for a selection: it and what it needs, in run order (each is timed and reported). */
+export function naclOpsToRun(selected: readonly string[]): string[] {
+  const run = new Set<string>();
+  for (const op of selected) for (const x of [...(NACL_NEEDS[op] ?? []), op]) run.add(x);
+  return NACL_OPS.filter((op) => run.has(op));
+}
+
 /** Runs the crypto bench on the board at o.port. */
 export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchReport> {
   const sizes = o.sizes ?? DEFAULT_SIZES;
@@ -229,7 +243,7 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     let nacl: { code: string; bytes: number } | undefined;
     let naclWhy = '';
     try {
-      nacl = await bundleScript('firmware/bench/nacl.ts', NACL_FILE, { board: o.board, plugins: [tweetnaclForEspruino], minifyIdentifiers: false, defines: { __SYSTICK__: systick } });
+      nacl = await bundleScript('firmware/bench/nacl.ts', NACL_FILE, { board: o.board, plugins: [tweetnaclForEspruino], minifyIdentifiers: false, defines: { __SYSTICK__: systick, __NACL_OPS__: JSON.stringify(naclOpsToRun(o.naclOps ?? [...NACL_OPS])) } });
     } catch (e) {
       if (!(e instanceof BuildRefusedError)) throw e;
       const v = e.violations;
@@ -251,7 +265,8 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     await eraseBenchFile(repl, BENCH_FILE);
 
     // 2. tweetnacl, if it could be built.
-    const naclOps = ['x25519', 'x25519-shared', 'ed25519-keypair', 'ed25519-sign', 'ed25519-verify'];
+    const naclOps = [...NACL_OPS];
+    const naclRun = naclOpsToRun(o.naclOps ?? naclOps);
     if (o.nacl === false) {
       for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: 'not run (--no-nacl)' });
     } else if (!nacl) {
@@ -262,6 +277,7 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
         p(`tweetnacl bundle ${nacl.bytes} bytes uploaded`);
         await resetBoard(repl, unlock, p);
         results.push(...(await runBundle(repl, logs, NACL_FILE, 30 * 60_000, p, o.icountShift)));
+        for (const op of naclOps) if (!naclRun.includes(op)) results.push({ op, impl: 'tweetnacl', size: null, error: 'not run (--nacl-ops)' });
       } catch (e) {
         for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: `tweetnacl did not load or run on the board: ${(e as Error).message}` });
       }

@@ -2,7 +2,7 @@
 // writes JSON, CSV and an SVG plot (host/bench/output.ts). Joins the `bench` group if bench.ts made one.
 import { Command, InvalidArgumentError } from 'commander';
 import { relative } from 'node:path';
-import { benchCrypto, DEFAULT_SIZES, instructionsFromMs, type CryptoBenchReport } from '../bench/crypto.js';
+import { benchCrypto, DEFAULT_SIZES, instructionsFromMs, NACL_OPS, type CryptoBenchReport } from '../bench/crypto.js';
 import { writeCryptoOutputs } from '../bench/output.js';
 import { DEFAULT_BOARD } from '../build/bundle.js';
 import { withRegistry } from './passphrase.js';
@@ -17,6 +17,13 @@ const positive = (what: string, max: number) => (v: string) => {
 const sizeList = (v: string) => {
   const xs = v.split(',').map((s) => Number(s.trim()));
   if (!xs.length || xs.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) throw new InvalidArgumentError('sizes: comma-separated byte counts 1..4096');
+  return xs;
+};
+
+const naclOpList = (v: string) => {
+  const xs = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = xs.filter((x) => !(NACL_OPS as readonly string[]).includes(x));
+  if (!xs.length || bad.length) throw new InvalidArgumentError(`--nacl-ops: ${bad.length ? `no tweetnacl op ${bad.map((b) => JSON.stringify(b)).join(', ')}` : 'name at least one op'}; the ops: ${NACL_OPS.join(', ')}`);
   return xs;
 };
 
@@ -53,6 +60,7 @@ export function registerBenchCrypto(program: Command): void {
       return Number(v);
     })
     .option('--no-nacl', 'leave out the tweetnacl ops (seconds each on Espruino\'s Linux build, minutes on an emulated MCU)')
+    .option('--nacl-ops <list>', `only these tweetnacl ops, comma-separated (what one needs runs too: x25519-shared runs x25519 first; ed25519-verify, the key pair and a signature): ${NACL_OPS.join(', ')}`, naclOpList)
     .option('--json', 'print the report as JSON on stdout')
     .option('--out <dir>', 'where to write the JSON, CSV and SVG', 'bench-out')
     .action(async (o) => {
@@ -60,7 +68,7 @@ export function registerBenchCrypto(program: Command): void {
       const r = await benchCrypto({
         consolePasswords, device: o.device,
         port: o.port, sizes: o.sizes, reps: o.reps, seals: o.seals, board: o.board,
-        icountShift: o.icount === true ? 0 : o.icount, nacl: o.nacl,
+        icountShift: o.icount === true ? 0 : o.icount, nacl: o.nacl, naclOps: o.naclOps,
         onProgress: o.json ? undefined : (l) => process.stderr.write(l + '\n'),
       });
       const files = await writeCryptoOutputs(r, o.out);
