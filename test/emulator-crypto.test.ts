@@ -2,7 +2,7 @@
 // ArrayBuffer results, a silent all-zero IV, no padding, an error and undefined for a partial block.
 // Known answers: NIST SP 800-38A F.2.1/F.2.2 and FIPS-197 C.1 (shared/vectors/known-answers.json).
 import test from 'ava';
-import { createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { loadVectors } from '../host/protocol/vectors.js';
 import { consoleBoard } from './emulator-helpers.js';
 import { espruinoAes } from '../host/emulator/espruino-crypto.js';
@@ -68,4 +68,21 @@ test('--no-native-crypto: require("crypto") is not found', (t) => {
   const c = consoleBoard({ nativeCrypto: false });
   t.is(run(c, 'require("crypto")'), 'Uncaught Error: Module "crypto" not found');
   c.board.close();
+});
+
+test('AES-128-CBC with kept key schedules: the same bytes as one-shot node:crypto for many keys (more than are kept), lengths and IVs, keys reused in any order', (t) => {
+  const oneShot = (enc: boolean, k: Uint8Array, iv: Uint8Array, d: Uint8Array) => {
+    const c = enc ? createCipheriv('aes-128-cbc', k, iv) : createDecipheriv('aes-128-cbc', k, iv);
+    c.setAutoPadding(false);
+    return new Uint8Array(Buffer.concat([c.update(d), c.final()]));
+  };
+  const keys = Array.from({ length: 20 }, () => new Uint8Array(randomBytes(16)));
+  for (let i = 0; i < 600; i++) {
+    const k = keys[(i * 7) % keys.length];
+    const iv = new Uint8Array(randomBytes(16));
+    const d = new Uint8Array(randomBytes(16 * (1 + (i % 9))));
+    const enc = espruinoAes(true, d, new Uint8Array(k), iv, 'CBC') as Uint8Array;
+    t.deepEqual(enc, oneShot(true, k, iv, d), `encrypt ${i}`);
+    t.deepEqual(espruinoAes(false, enc, new Uint8Array(k), iv, 'CBC'), d, `decrypt ${i}`);
+  }
 });
