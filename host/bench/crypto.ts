@@ -225,6 +225,8 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
   const reps = o.reps ?? 15;
   const seals = o.seals ?? 10000;
   const p = o.onProgress ?? (() => undefined);
+  const naclOps = [...NACL_OPS];
+  const naclRun = naclOpsToRun(o.naclOps ?? naclOps);
   const fw = (await buildFirmware({ board: o.board, write: false, selftest: false })).firmware;
 
   const link = await openLink(o.port);
@@ -243,7 +245,7 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     let nacl: { code: string; bytes: number } | undefined;
     let naclWhy = '';
     try {
-      nacl = await bundleScript('firmware/bench/nacl.ts', NACL_FILE, { board: o.board, plugins: [tweetnaclForEspruino], minifyIdentifiers: false, defines: { __SYSTICK__: systick, __NACL_OPS__: JSON.stringify(naclOpsToRun(o.naclOps ?? [...NACL_OPS])) } });
+      nacl = await bundleScript('firmware/bench/nacl.ts', NACL_FILE, { board: o.board, plugins: [tweetnaclForEspruino], minifyIdentifiers: false, defines: { __SYSTICK__: systick, __NACL_OPS__: JSON.stringify(naclRun) } });
     } catch (e) {
       if (!(e instanceof BuildRefusedError)) throw e;
       const v = e.violations;
@@ -265,8 +267,6 @@ export async function benchCrypto(o: CryptoBenchOptions): Promise<CryptoBenchRep
     await eraseBenchFile(repl, BENCH_FILE);
 
     // 2. tweetnacl, if it could be built.
-    const naclOps = [...NACL_OPS];
-    const naclRun = naclOpsToRun(o.naclOps ?? naclOps);
     if (o.nacl === false) {
       for (const op of naclOps) results.push({ op, impl: 'tweetnacl', size: null, error: 'not run (--no-nacl)' });
     } else if (!nacl) {

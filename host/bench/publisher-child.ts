@@ -68,8 +68,8 @@ process.once('message', (start: PublisherStart) => {
       const topic = `${start.prefix}/${d.id}/up`;
       const frames = Array.from({ length: per }, (_, i) => seal(P, k, d.id, 'up', 'up', 0, i + 1, reading(n * per + i)));
       const packets = frames.map((f) => publishPacket(topic, f));
-      const writes = Array.from({ length: Math.ceil(per / batch) }, (_, w) => Buffer.concat(packets.slice(w * batch, (w + 1) * batch)));
-      return { ...d, frames, writes };
+      const chunks = Array.from({ length: writes }, (_, w) => Buffer.concat(packets.slice(w * batch, (w + 1) * batch)));
+      return { ...d, frames, chunks };
     });
     const now = Math.floor(Date.now() / 1000);
     const clients: mqtt.MqttClient[] = [];
@@ -85,7 +85,7 @@ process.once('message', (start: PublisherStart) => {
         const sockets = clients.map((c) => c.stream as unknown as Writable);
         void (async () => {
           for (let i = 0; i < writes; i++) {
-            for (let k = 0; k < devices.length; k++) sockets[k].write(devices[k].writes[i]);
+            for (let k = 0; k < devices.length; k++) sockets[k].write(devices[k].chunks[i]);
             // Let the sockets drain (and the broker's replies be read) every round.
             await new Promise((r) => setImmediate(r));
           }
