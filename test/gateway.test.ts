@@ -3,7 +3,7 @@
 // QEMU's -serial tcp:…,server) and a fake broker: garbage, oversize and split packets, a CONNECT restarting a
 // session, the broker's close turned into 0x00 for the board, the board's 0x00 closing the broker side, a
 // stalled packet, a lost UART reopened, and random bytes never taking the gateway down.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { connect, PINGREQ, publish, subscribe } from '../firmware/mqtt.js';
@@ -152,14 +152,19 @@ const until = async (cond: () => boolean, ms = 5000) => {
 };
 const bytes = (bs: Buffer[]) => Buffer.concat(bs);
 
-test('relay: 0x00 on open, split CONNECT after garbage reaches the broker whole, CONNACK and PUBLISH both ways', async (t) => {
+/** A gateway between a fake UART (the board's side, `b`) and a fake broker, stopped when the test ends. */
+async function relayRig(t: ExecutionContext) {
   const uart = await endpoint();
   const broker = await endpoint();
   const events: GatewayEvent[] = [];
   const board = uart.next();
   const gw = await startGateway({ uart: uart.url, broker: `mqtt://127.0.0.1:${broker.port}`, onEvent: (e) => events.push(e) });
   t.teardown(async () => { await gw.stop(); await uart.close(); await broker.close(); });
-  const b = await board;
+  return { uart, broker, events, gw, b: await board };
+}
+
+test('relay: 0x00 on open, split CONNECT after garbage reaches the broker whole, CONNACK and PUBLISH both ways', async (t) => {
+  const { uart, broker, events, gw, b } = await relayRig(t);
   await until(() => bytes(uart.received[0]).length >= 1);
   t.deepEqual(bytes(uart.received[0]), Buffer.from([0x00]), 'a (re)opened UART tells the board any old session is gone');
 
@@ -189,13 +194,7 @@ test('relay: 0x00 on open, split CONNECT after garbage reaches the broker whole,
 });
 
 test('relay: the broker closes → the board gets 0x00; a new CONNECT → a new broker connection; CONNECT in a session replaces it', async (t) => {
-  const uart = await endpoint();
-  const broker = await endpoint();
-  const events: GatewayEvent[] = [];
-  const board = uart.next();
-  const gw = await startGateway({ uart: uart.url, broker: `mqtt://127.0.0.1:${broker.port}`, onEvent: (e) => events.push(e) });
-  t.teardown(async () => { await gw.stop(); await uart.close(); await broker.close(); });
-  const b = await board;
+  const { uart, broker, events, gw, b } = await relayRig(t);
   let bc = broker.next();
   b.write(CONNECT);
   (await bc).destroy();
