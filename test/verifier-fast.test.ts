@@ -2,13 +2,15 @@
 // node:crypto (SP 800-38A vectors, random inputs, keys overwritten in place), the native strict UTF-8
 // decoder agrees with core utf8Decode, and the topic check agrees with the split-on-'/' rule.
 import test from 'ava';
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { fromHex, toHex, utf8Decode, utf8Encode } from '../core/bytes.js';
-import { deriveKeys, frameIv, open, seal } from '../core/frame.js';
+import { deriveKeys, encodeHeader, frameIv, MAX_COUNTER, open, seal } from '../core/frame.js';
 import { isDeviceId } from '../core/ids.js';
 import { cachingNodePrimitives, nodePrimitives as P } from '../host/protocol/node-primitives.js';
 import { loadVectors } from '../host/protocol/vectors.js';
 import { cachingHmacSha256 } from '../host/verifier/hmac-sha256.js';
+import { sha256 } from '../host/protocol/sha256.js';
+import { ivAhead } from '../host/verifier/iv-ahead.js';
 import { DeviceRecord, MemoryReplayStore, strictUtf8, Verifier, verifierPrimitives } from '../host/verifier/verifier.js';
 import { Prng } from '../host/fuzz/prng.js';
 
@@ -93,6 +95,84 @@ const RFC4231 = [
   { key: 'aa'.repeat(131), data: toHex(utf8Encode('Test Using Larger Than Block-Size Key - Hash Key First')), mac: '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54' },
   { key: 'aa'.repeat(131), data: toHex(utf8Encode('This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.')), mac: '9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2' },
 ];
+
+// FIPS 180-4 / NIST CSHA examples (also in RFC 6234 §8.5).
+const SHA256_KAT = [
+  { m: '', d: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },
+  { m: 'abc', d: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad' },
+  { m: 'abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq', d: '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1' },
+];
+
+test('SHA-256 in JavaScript: FIPS 180-4 examples, and node:crypto on 0..600 bytes (every block boundary, views too)', (t) => {
+  for (const v of SHA256_KAT) t.is(toHex(sha256(utf8Encode(v.m))), v.d, JSON.stringify(v.m));
+  let bad = 0;
+  for (let n = 0; n <= 600; n++) {
+    const m = new Uint8Array(randomBytes(n));
+    const want = createHash('sha256').update(m).digest('hex');
+    if (toHex(sha256(m)) !== want) bad++;
+    const big = new Uint8Array(n + 40);
+    big.set(m, 9);
+    if (toHex(sha256(big.subarray(9, 9 + n))) !== want) bad++;
+  }
+  t.is(bad, 0);
+});
+
+test('caching ECB (the IVs ahead use it) equals one-shot AES-128-ECB on 1..32 blocks; bad lengths throw', (t) => {
+  const C = cachingNodePrimitives();
+  const key = new Uint8Array(randomBytes(16));
+  for (let b = 1; b <= 32; b++) {
+    const d = randomBytes(16 * b);
+    const c = createCipheriv('aes-128-ecb', key, null);
+    c.setAutoPadding(false);
+    t.is(toHex(C.ecbEncrypt(key, d)), Buffer.concat([c.update(d), c.final()]).toString('hex'));
+  }
+  t.throws(() => C.ecbEncrypt(key, new Uint8Array(15)));
+  t.throws(() => C.ecbEncrypt(key, new Uint8Array(0)));
+  t.throws(() => C.ecbEncrypt(new Uint8Array(15), new Uint8Array(16)));
+});
+
+test('IVs ahead: every frame IV equals AES(K_iv, header block) — counters in order, gaps, going back, epochs, directions, 2^32−1, keys changed in place', (t) => {
+  const base = cachingNodePrimitives();
+  const A = ivAhead(cachingNodePrimitives());
+  const keys = Array.from({ length: 3 }, () => new Uint8Array(randomBytes(16)));
+  const rng = new Prng(7);
+  let counter = 1;
+  let checked = 0;
+  for (let i = 0; i < 3000; i++) {
+    const key = keys[rng.below(keys.length)];
+    const step = rng.below(10);
+    // Mostly the next counter (what a device sends), sometimes a gap, a step back or a far jump.
+    counter = step < 7 ? counter + 1 : step === 7 ? counter + 1 + rng.below(40) : step === 8 ? Math.max(1, counter - rng.below(20)) : 1 + rng.below(MAX_COUNTER);
+    if (i % 500 === 0) counter = MAX_COUNTER - rng.below(20);
+    if (counter > MAX_COUNTER) counter = 1;
+    const header = encodeHeader(rng.below(2) ? 'up' : 'down', rng.below(3), counter);
+    t.is(toHex(frameIv(A, key, header)), toHex(frameIv(base, key, header)));
+    checked++;
+    if (i % 700 === 0) key.set(randomBytes(16));
+  }
+  t.is(checked, 3000);
+  // The IV handed out is the caller's to change: the next ask still gets the right one.
+  const key = keys[0];
+  const h = encodeHeader('up', 0, 41);
+  frameIv(A, key, h).fill(0);
+  t.is(toHex(frameIv(A, key, h)), toHex(frameIv(base, key, h)));
+});
+
+test('IVs ahead: any other encryption goes to the primitives as it is (non-zero IV, longer data, a block not shaped as a header)', (t) => {
+  const base = cachingNodePrimitives();
+  const A = ivAhead(cachingNodePrimitives());
+  const key = new Uint8Array(randomBytes(16));
+  for (let i = 0; i < 200; i++) {
+    const iv = i % 2 ? new Uint8Array(randomBytes(16)) : new Uint8Array(16);
+    const header = encodeHeader('up', 0, 1 + i);
+    const block = new Uint8Array(16);
+    block.set(header);
+    if (i % 4 < 2) block[7 + (i % 9)] = 1 + (i % 250);
+    const d = i % 3 === 0 ? new Uint8Array(randomBytes(16 * (1 + (i % 5)))) : block;
+    t.is(toHex(A.cbcEncrypt(key, iv, d)), toHex(base.cbcEncrypt(key, iv, d)));
+  }
+  t.throws(() => A.cbcEncrypt(key, new Uint8Array(16), new Uint8Array(15)));
+});
 
 test('midstate HMAC-SHA256: RFC 4231 vectors, repeated on one key object', (t) => {
   const h = cachingHmacSha256();

@@ -51,7 +51,12 @@ const EMPTY = new Uint8Array(0);
  * gets a new schedule, never a stale one. ECB with padding off buffers nothing between update() calls;
  * that is checked on every call, and a schedule that ever returns a short block is dropped.
  */
-export function cachingNodePrimitives(): CorePrimitives {
+export interface CachingPrimitives extends CorePrimitives {
+  /** AES-128-ECB of whole blocks under a kept schedule (the verifier's frame IVs, host/verifier/iv-ahead.ts). */
+  ecbEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array;
+}
+
+export function cachingNodePrimitives(): CachingPrimitives {
   const schedules = new WeakMap<Uint8Array, Schedule>();
   /** Scratch for one chained block: update() copies its input before it returns. */
   const x = new Uint8Array(16);
@@ -103,6 +108,11 @@ export function cachingNodePrimitives(): CorePrimitives {
         prev = c;
       }
       return out;
+    },
+    ecbEncrypt: (key, data) => {
+      if (key.length !== 16 || data.length === 0 || data.length % 16 !== 0) throw new Error('aes-128-ecb: a 16-byte key and whole blocks');
+      const c = ecb(scheduleFor(key), false, data);
+      return new Uint8Array(c.buffer, c.byteOffset, c.length);
     },
     cbcDecrypt: (key, iv, data) => {
       checkCbc(key, iv, data);

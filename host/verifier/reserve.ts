@@ -36,6 +36,10 @@ export interface ReceiveStateStore {
 }
 
 interface Entry {
+  id: string;
+  d: string;
+  /** "id\u0000d": how commitPending() names it. */
+  key: string;
   /** The window in memory (what this process accepted, over the loaded bound). */
   st: ReceiveState;
   /** The state durably stored: its epoch and bound (window.top). */
@@ -60,11 +64,12 @@ const isBound = (s: ReceiveState): boolean => s.window.top > 0 && s.window.hi ==
 const loaded = (s: ReceiveState): ReceiveState => (isBound(s) ? { epoch: s.epoch, window: { top: s.window.top, hi: ALL, lo: ALL } } : s);
 
 export class ReservingReplayStore implements ReplayStore {
-  private readonly m = new Map<string, Entry>();
+  /** Per direction, by device id: no per-frame key string to build and hash (the id's hash is kept by V8). */
+  private readonly m = new Map<string, Map<string, Entry>>();
   /** Synchronous commits made (reservations), for benchmarks and tests. */
   commits = 0;
-  /** Deferred mode: keys of the entries with a reservation to commit. */
-  private readonly dirty = new Set<string>();
+  /** Deferred mode: the entries with a reservation to commit. */
+  private readonly dirty = new Set<Entry>();
   /** Deferred mode: keys beaten by another process at a commit made at once (a new epoch), for commitPending(). */
   private readonly beaten = new Set<string>();
 
@@ -80,13 +85,17 @@ export class ReservingReplayStore implements ReplayStore {
   }
 
   private entry(id: string, d: string): Entry | null {
-    const k = id + '\u0000' + d;
-    let e = this.m.get(k);
+    let byId = this.m.get(d);
+    if (!byId) this.m.set(d, (byId = new Map()));
+    let e = byId.get(id);
     if (!e) {
       const stored = this.reg.getReceiveState(id, d);
       if (!stored) return null;
-      e = { st: loaded(stored), durable: stored, loadedBound: isBound(stored) ? stored.window.top : 0, loadedEpoch: stored.epoch, k: Math.min(START_RESERVE, this.reserve), reservedAt: -Infinity, pending: null };
-      this.m.set(k, e);
+      e = {
+        id, d, key: id + '\u0000' + d,
+        st: loaded(stored), durable: stored, loadedBound: isBound(stored) ? stored.window.top : 0, loadedEpoch: stored.epoch, k: Math.min(START_RESERVE, this.reserve), reservedAt: -Infinity, pending: null,
+      };
+      byId.set(id, e);
     }
     return e;
   }
@@ -118,19 +127,18 @@ export class ReservingReplayStore implements ReplayStore {
       else if (lasted > SHRINK_MS) e.k = Math.max(1, e.k >> 1);
     }
     e.reservedAt = at;
-    const key = id + '\u0000' + d;
     // A new epoch (rare) commits at once, as does everything when not deferred. Its durable epoch also
     // covers any reservation still noted under the old one: a restart refuses that epoch's frames whole.
     if (this.defer && st.epoch === e.durable.epoch) {
       e.pending = { epoch: st.epoch, window: { top: Math.min(MAX_COUNTER, st.window.top + e.k), hi: ALL, lo: RESERVED_LO } };
       e.st = st;
-      this.dirty.add(key);
+      this.dirty.add(e);
       return true;
     }
     // Frames accepted under a noted reservation are reported only if this commit is not beaten.
     const noted = e.pending !== null;
     e.pending = null;
-    this.dirty.delete(key);
+    this.dirty.delete(e);
     // Twice at most: when another process reserved first, once more above its bound.
     for (let attempt = 0; attempt < 2; attempt++) {
       const bound = Math.min(MAX_COUNTER, st.window.top + e.k);
@@ -146,7 +154,7 @@ export class ReservingReplayStore implements ReplayStore {
       e.st = loaded(other);
       e.loadedBound = isBound(other) ? other.window.top : 0;
       e.loadedEpoch = other.epoch;
-      if (noted) this.beaten.add(key);
+      if (noted) this.beaten.add(e.key);
       // The frame's counter (the new top) is above what the other process holds: claim it over that bound.
       if (other.epoch !== st.epoch || st.window.top <= other.window.top) return false;
       st = { epoch: st.epoch, window: replayUpdate(e.st.window, st.window.top) };
@@ -164,12 +172,10 @@ export class ReservingReplayStore implements ReplayStore {
     const beaten = new Set(this.beaten);
     this.beaten.clear();
     if (this.dirty.size === 0) return beaten;
-    for (const k of this.dirty) {
-      const e = this.m.get(k)!;
+    for (const e of this.dirty) {
       const want = e.pending!;
       e.pending = null;
-      const i = k.indexOf('\u0000');
-      const other = this.reg.reserveReceiveState(k.slice(0, i), k.slice(i + 1), want, e.durable);
+      const other = this.reg.reserveReceiveState(e.id, e.d, want, e.durable);
       if (!other) {
         e.durable = want;
         continue;
@@ -178,7 +184,7 @@ export class ReservingReplayStore implements ReplayStore {
       e.st = loaded(other);
       e.loadedBound = isBound(other) ? other.window.top : 0;
       e.loadedEpoch = other.epoch;
-      beaten.add(k);
+      beaten.add(e.key);
     }
     this.dirty.clear();
     return beaten;
@@ -186,7 +192,7 @@ export class ReservingReplayStore implements ReplayStore {
 
   /** Whether a refused counter was lost to a restart: at or below the bound loaded, never seen by this process. */
   staleAfterRestart(id: string, d: string, epoch: number, counter: number): boolean {
-    const e = this.m.get(id + '\u0000' + d);
+    const e = this.m.get(d)?.get(id);
     return !!e && epoch === e.loadedEpoch && counter <= e.loadedBound;
   }
 
@@ -200,10 +206,11 @@ export class ReservingReplayStore implements ReplayStore {
     this.beaten.clear();
     // One transaction for all of them (one fsync, not one per device).
     const back = () => {
-      for (const [k, e] of this.m) {
-        if (e.st.epoch !== e.durable.epoch || e.st.window.top >= e.durable.window.top) continue;
-        const i = k.indexOf('\u0000');
-        if (this.reg.reserveReceiveState(k.slice(0, i), k.slice(i + 1), e.st, e.durable) === null) e.durable = e.st;
+      for (const byId of this.m.values()) {
+        for (const e of byId.values()) {
+          if (e.st.epoch !== e.durable.epoch || e.st.window.top >= e.durable.window.top) continue;
+          if (this.reg.reserveReceiveState(e.id, e.d, e.st, e.durable) === null) e.durable = e.st;
+        }
       }
     };
     if (this.reg.transaction) this.reg.transaction(back);

@@ -7,6 +7,7 @@ import type { CorePrimitives } from '../../core/primitives.js';
 import { cachingNodePrimitives } from '../protocol/node-primitives.js';
 import { isPlainFrame } from './plain.js';
 import { cachingHmacSha256 } from './hmac-sha256.js';
+import { ivAhead } from './iv-ahead.js';
 
 /** What the verifier needs to know of a device. */
 export interface DeviceRecord {
@@ -115,11 +116,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * The verifier's primitives: node:crypto AES with each key's schedule kept (cachingNodePrimitives) and
- * HMAC-SHA256 from each key's precomputed midstates (hmac-sha256.ts). docs/VERIFIER-PERF.md says why.
+ * The verifier's primitives: node:crypto AES with each key's schedule kept (cachingNodePrimitives), each
+ * device's next frame IVs made ahead, several in one call (iv-ahead.ts), and HMAC-SHA256 from each key's
+ * precomputed midstates (hmac-sha256.ts). docs/VERIFIER-PERF.md says why.
  */
 export function verifierPrimitives(): CorePrimitives {
-  return { ...cachingNodePrimitives(), hmacSha256: cachingHmacSha256() };
+  return { ...ivAhead(cachingNodePrimitives()), hmacSha256: cachingHmacSha256() };
 }
 
 export class Verifier {
