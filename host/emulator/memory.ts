@@ -9,6 +9,27 @@ const CHARS_PER_BLOCK = 12;
 
 const stringBlocks = (s: string) => (s.length <= 4 ? 1 : 1 + Math.ceil((s.length - 4) / CHARS_PER_BLOCK));
 
+/**
+ * The blocks of a function's own code (0 for a native one). A function's source never changes, so it is
+ * measured once per function: process.memory() walks every function the firmware holds, and a board reads
+ * it with each reading.
+ */
+const codeCache = new WeakMap<object, number>();
+function codeBlocks(f: object): number {
+  let n = codeCache.get(f);
+  if (n === undefined) {
+    let src = '';
+    try {
+      src = Function.prototype.toString.call(f);
+    } catch {
+      src = '';
+    }
+    n = /\[native code\]/.test(src) ? 0 : stringBlocks(src.replace(/\s+/g, ' ')) + 1;
+    codeCache.set(f, n);
+  }
+  return n;
+}
+
 /** Approximate blocks held by a value, following references (each object counted once). */
 export function estimateVars(v: unknown, skip?: (o: object) => boolean, seen = new Set<object>()): number {
   if (v === undefined || v === null || typeof v === 'boolean') return 1;
@@ -19,15 +40,8 @@ export function estimateVars(v: unknown, skip?: (o: object) => boolean, seen = n
   if (seen.has(o) || (skip && skip(o))) return 0;
   seen.add(o);
   let n = 1;
-  if (typeof o === 'function') {
-    let src = '';
-    try {
-      src = Function.prototype.toString.call(o);
-    } catch {
-      src = '';
-    }
-    if (!/\[native code\]/.test(src)) n += stringBlocks(src.replace(/\s+/g, ' ')) + 1;
-  } else if (ArrayBuffer.isView(o)) {
+  if (typeof o === 'function') n += codeBlocks(o);
+  else if (ArrayBuffer.isView(o)) {
     return n + 1 + Math.ceil(o.byteLength / CHARS_PER_BLOCK);
   } else if (Object.prototype.toString.call(o) === '[object ArrayBuffer]') {
     return n + Math.ceil((o as ArrayBuffer).byteLength / CHARS_PER_BLOCK);
