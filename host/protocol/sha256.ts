@@ -63,15 +63,20 @@ export function sha256(m: Uint8Array): Uint8Array {
   return digestOf(s);
 }
 
+/** Writes a SHA-256 state as its 32-byte big-endian digest into out at o. */
+export function digestInto(s: Int32Array, out: Uint8Array, o: number): void {
+  for (let i = 0; i < 8; i++) {
+    const v = s[i];
+    out[o + i * 4] = v >>> 24;
+    out[o + i * 4 + 1] = (v >>> 16) & 0xff;
+    out[o + i * 4 + 2] = (v >>> 8) & 0xff;
+    out[o + i * 4 + 3] = v & 0xff;
+  }
+}
+
 /** A SHA-256 state as its 32-byte big-endian digest. */
 export function digestOf(s: Int32Array): Uint8Array {
   const out = new Uint8Array(32);
-  for (let i = 0; i < 8; i++) {
-    const v = s[i];
-    out[i * 4] = v >>> 24;
-    out[i * 4 + 1] = (v >>> 16) & 0xff;
-    out[i * 4 + 2] = (v >>> 8) & 0xff;
-    out[i * 4 + 3] = v & 0xff;
-  }
+  digestInto(s, out, 0);
   return out;
 }

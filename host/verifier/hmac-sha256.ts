@@ -6,7 +6,7 @@
 // test/verifier-fast.test.ts checks it against node:crypto (FIPS 180-4 / RFC 4231 vectors, random keys
 // and lengths, keys overwritten in place).
 
-import { compress, digestOf, IV, sha256 } from '../protocol/sha256.js';
+import { compress, digestInto, digestOf, IV, sha256 } from '../protocol/sha256.js';
 
 /** Tail blocks scratch: up to two blocks of message end + 0x80 + zeros + 64-bit length. */
 const TAIL = new Uint8Array(128);
@@ -85,13 +85,7 @@ export function cachingHmacSha256(): (key: Uint8Array, data: Uint8Array) => Uint
       cache.set(key, m);
     }
     hashFrom(m.inner, data);
-    for (let i = 0; i < 8; i++) {
-      const v = ST[i];
-      OUTER[i * 4] = v >>> 24;
-      OUTER[i * 4 + 1] = (v >>> 16) & 0xff;
-      OUTER[i * 4 + 2] = (v >>> 8) & 0xff;
-      OUTER[i * 4 + 3] = v & 0xff;
-    }
+    digestInto(ST, OUTER, 0);
     ST.set(m.outer);
     compress(ST, OUTER, 0);
     return digestOf(ST);
