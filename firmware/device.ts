@@ -3,7 +3,7 @@
  * what to do with readings, commands, provisioning and challenges. No Espruino globals: the platform
  * (Storage, crypto primitives, clock, memory) is injected by main.ts, so Node tests drive this file too.
  */
-import { ascii, fromHex } from '../core/bytes.js';
+import { fromHex } from '../core/bytes.js';
 import { deriveKeys, FrameKeys, MAX_COUNTER, ReceiveState, receive, seal } from '../core/frame.js';
 import { emptyWindow } from '../core/replay.js';
 import { DEVICE_TOTP_DIGITS, DEVICE_TOTP_STEP, totp } from '../core/otp.js';
@@ -38,6 +38,8 @@ export interface Platform {
   version: string;
   /** Prints a console line. */
   log(s: string): void;
+  /** A string's characters as bytes (the board's ASCII JSON): E.toUint8Array on a board, one native call. */
+  bytes(s: string): Uint8Array;
 }
 
 let pf: Platform;
@@ -129,7 +131,7 @@ export const devInterval = () => every;
 export const sealUp = (msg: any): Uint8Array | string => {
   const n = ctr ? ctrNext(st, ctr, (cfg as Config).k) : -1;
   if (!n) setState(EXHAUSTED);
-  return n > 0 ? seal(pf.suite, upKeys, (cfg as Config).id, 'up', 'up', (ctr as Counter).e, n, ascii(JSON.stringify(msg))) : ctr && n ? 'storage' : state;
+  return n > 0 ? seal(pf.suite, upKeys, (cfg as Config).id, 'up', 'up', (ctr as Counter).e, n, pf.bytes(JSON.stringify(msg))) : ctr && n ? 'storage' : state;
 };
 
 /**
@@ -228,7 +230,7 @@ export const PLAIN = 'RESEARCH PLAIN / NOT SECURE';
 /** Research plain build: a message in clear, marked "plain":true (docs/PROTOCOL.md, research plain mode). */
 export const plainUp = (m: any) => {
   m.plain = true;
-  return ascii(JSON.stringify(m));
+  return pf.bytes(JSON.stringify(m));
 };
 
 /** Research plain build: a command in clear ({"c","a"}), answered in clear; no counter, window or keys. */

@@ -70,5 +70,6 @@ devLoad({
   k: __BOARD__.counterBlock,
   version: __VERSION__,
   log: (s) => print(s),
+  bytes: E.toUint8Array,
 });
 start();

@@ -3,7 +3,7 @@
 // rotation, and provisioning that never lets a counter be reused. device.ts keeps module state, so serial.
 import './firmware-globals.js';
 import test from 'ava';
-import { fromHex, utf8Decode, utf8Encode } from '../core/bytes.js';
+import { ascii, fromHex, utf8Decode, utf8Encode } from '../core/bytes.js';
 import { deriveKeys, initialReceiveState, open, receive, ReceiveState, seal } from '../core/frame.js';
 import { totp } from '../core/otp.js';
 import { nodePrimitives as P, sha1 } from '../host/protocol/node-primitives.js';
@@ -25,7 +25,7 @@ class MemStore implements Store {
 let clock = 1767225600;
 const logs: string[] = [];
 const platform = (store: Store): Platform => ({
-  store, suite: P, crypto: 'native', now: () => clock, free: () => 1234, k: 64, version: '9.9.9', log: (s) => logs.push(s),
+  store, suite: P, crypto: 'native', now: () => clock, free: () => 1234, k: 64, version: '9.9.9', log: (s) => logs.push(s), bytes: ascii,
 });
 
 /** The host side: opens uplink frames with the core's receive() and its own window. */
