@@ -54,7 +54,11 @@ export function sha256(m: Uint8Array): Uint8Array {
   t.set(m.subarray(full));
   t[rest] = 0x80;
   const bits = m.length * 8;
-  t[t.length - 5] = Math.floor(bits / 0x100000000) & 0xff;
+  const hi = Math.floor(bits / 0x100000000);
+  t[t.length - 8] = hi >>> 24;
+  t[t.length - 7] = (hi >>> 16) & 0xff;
+  t[t.length - 6] = (hi >>> 8) & 0xff;
+  t[t.length - 5] = hi & 0xff;
   t[t.length - 4] = (bits >>> 24) & 0xff;
   t[t.length - 3] = (bits >>> 16) & 0xff;
   t[t.length - 2] = (bits >>> 8) & 0xff;
