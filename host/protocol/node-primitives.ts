@@ -30,7 +30,8 @@ interface Schedule {
   dec: Decipher | null;
 }
 
-function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+/** Whether two 16-byte AES keys hold the same bytes (no early exit). */
+export function sameKey(a: Uint8Array, b: Uint8Array): boolean {
   let d = 0;
   for (let i = 0; i < 16; i++) d |= a[i] ^ b[i];
   return d === 0;

@@ -10,7 +10,7 @@
 // a frame header (version, direction bit, epoch, counter ≠ 0, nine zero bytes). The verifier computes IVs
 // only after a frame's tag has passed, so nobody without the MAC key can make it compute any.
 import { FRAME_VERSION, HEADER_LEN, MAX_COUNTER } from '../../core/frame.js';
-import type { CachingPrimitives } from '../protocol/node-primitives.js';
+import { sameKey, type CachingPrimitives } from '../protocol/node-primitives.js';
 
 /** IVs made per call: one call a device's 16 frames. */
 export const IVS_AHEAD = 16;
@@ -39,12 +39,6 @@ function isIvBlock(b: Uint8Array): boolean {
   if (b.length !== 16 || b[0] !== FRAME_VERSION || (b[1] & 0xfe) !== 0) return false;
   for (let i = HEADER_LEN; i < 16; i++) if (b[i] !== 0) return false;
   return (b[3] | b[4] | b[5] | b[6]) !== 0;
-}
-
-function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  let d = 0;
-  for (let i = 0; i < 16; i++) d |= a[i] ^ b[i];
-  return d === 0;
 }
 
 /** `p` with its frame-IV encryptions served from IVs made `n` at a time (n = 1: as `p`). */
