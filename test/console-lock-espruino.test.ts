@@ -15,11 +15,15 @@ const SKIP = ESPRUINO_SKIP;
 const maybe = BIN ? test.serial : test.skip;
 const PASS = 'espruino lock passphrase';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** A tool that opens the PTY just as socat re-creates it meets EIO (a harness race, not the board's): once more. */
+/**
+ * A tool that opens the PTY just as socat re-creates it meets EIO, or no PATH at all if the machine is so
+ * loaded that the next socat is not up yet (a harness race, not the board's; console-server.ts makes the
+ * next one ahead to keep it rare): once more.
+ */
 async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   for (let i = 0; ; i++) {
     const r = await sealmq(args, env);
-    if (i >= 3 || r.code !== 4 || !/EIO|is not open|no such device/.test(r.stderr)) return r;
+    if (i >= 3 || r.code !== 4 || !/EIO|is not open|no such device|no such port/.test(r.stderr)) return r;
     await sleep(500);
   }
 }

@@ -25,7 +25,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let stepNo = 0;
 const settle = () => { stepNo++; return sleep(400); };
 /** The same race, when a tool opens PATH just as the old socat goes: the PTY's EIO / "not open" / gone. */
-const PTY_RACE = /EIO|is not open|no such device/;
+const PTY_RACE = /EIO|is not open|no such device|no such port/;
 async function overPty<T>(f: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
     try {

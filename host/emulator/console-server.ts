@@ -3,7 +3,8 @@
 // real pseudo-terminal too: `socat PTY,link=PATH,raw,echo=0 TCP:127.0.0.1:<internal port>`, so serial
 // tools (the serialport package, screen, espruino-cli) open PATH as if it were /dev/ttyUSB0. socat runs
 // with wait-slave, so it plugs its cable in (connects, replacing any TCP client) only once someone opens
-// PATH; a spare socat then takes PATH for the next opener (startSocat), so PATH never goes missing.
+// PATH; a spare socat, made ahead, then takes PATH for the next opener (placeNext), so PATH never goes
+// missing.
 // With a baud rate set, bytes move no faster than a real UART in either direction.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,8 +36,11 @@ export class ConsoleServer {
   private ptyServer: Server | undefined;
   private client: Socket | undefined;
   private readonly sockets = new Set<Socket>();
-  /** The spare socat, waiting on PATH; socats holds every one still running. */
-  private socat: ChildProcess | undefined;
+  /** The socat waiting on PATH for the next opener. */
+  private onPath: Spare | undefined;
+  /** The next one, made ahead at a temporary link, so it takes PATH the moment onPath is taken. */
+  private standby: Spare | undefined;
+  /** Every socat still running. */
   private readonly socats = new Set<ChildProcess>();
   private spareCount = 0;
   private closing = false;
@@ -79,7 +83,7 @@ export class ConsoleServer {
     const url = `tcp://${host}:${(this.tcp.address() as AddressInfo).port}`;
     if (this.opts.ptyPath) {
       this.ptyServer = await listenOn(0, '127.0.0.1', (s) => this.attach(s, true));
-      await this.startSocat();
+      await this.placeNext();
     }
     return url;
   }
@@ -109,10 +113,7 @@ export class ConsoleServer {
     this.client = s;
     this.sockets.add(s);
     // A socat just took the cable through PATH: the next spare waits on PATH for the next tool.
-    if (isPty && this.opts.ptyPath && !this.closing) {
-      this.socat = undefined;
-      this.startSocat().catch(() => undefined);
-    }
+    if (isPty && this.opts.ptyPath && !this.closing) this.placeNext().catch(() => undefined);
     s.on('data', (b: Buffer) => {
       if (this.client === s) this.toBoard(b);
     });
@@ -124,44 +125,63 @@ export class ConsoleServer {
   }
 
   /**
-   * Starts the spare socat: its pseudo-terminal is made at a temporary link, then renamed onto PATH in one
-   * step, so PATH always names a terminal someone can open, like a USB serial device that stays when a
-   * tool closes it (socat ends when its terminal's last opener closes, and a tool run right after would
-   * otherwise find no PATH for a moment). It connects to the board only once PATH is opened; then the
-   * next spare takes PATH (attach), and a socat whose cable was taken just ends.
+   * Puts the next spare socat on PATH: the standby made ahead if there is one (ready at once, so PATH names
+   * a terminal again before the tool that took the last one can close it, even on a loaded machine), then
+   * makes the next standby. The rename is one step, so PATH always names a terminal someone can open, like
+   * a USB serial device that stays when a tool closes it (socat ends when its terminal's last opener
+   * closes, and a tool run right after would otherwise find no PATH for a moment).
    */
-  private startSocat(): Promise<void> {
+  private async placeNext(): Promise<void> {
+    const next = this.standby ?? this.spawnSpare();
+    this.standby = undefined;
+    this.onPath = next;
+    await next.ready;
+    if (this.closing || this.onPath !== next) return;
+    try {
+      renameSync(next.tmp, this.opts.ptyPath!);
+    } catch (e) {
+      throw new Error(`cannot put the pseudo-terminal at ${this.opts.ptyPath}: ${(e as Error).message}`);
+    }
+    const standby = this.spawnSpare();
+    this.standby = standby;
+    standby.ready.catch(() => undefined);
+  }
+
+  /**
+   * Starts a socat whose pseudo-terminal appears at a temporary link; it connects to the board only once
+   * its terminal is opened (wait-slave). A socat whose cable was taken by the next one just ends.
+   */
+  private spawnSpare(): Spare {
     const port = (this.ptyServer!.address() as AddressInfo).port;
     const path = this.opts.ptyPath!;
     const tmp = `${path}.${process.pid}.${++this.spareCount}`;
     const [cmd, args] = diesWithParent('socat', [`PTY,link=${tmp},raw,echo=0,wait-slave`, `TCP:127.0.0.1:${port}`]);
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.socat = child;
     this.socats.add(child);
+    const spare: Spare = { child, tmp, pty: '', ready: Promise.resolve() };
     let err = '';
-    let pty = '';
     child.stderr!.on('data', (d) => (err += d));
     child.on('exit', () => {
       this.socats.delete(child);
       // PATH still names this one's terminal (it never got a successor): no stale link to a dead terminal.
-      try { if (pty && readlinkSync(path) === pty) unlinkSync(path); } catch { /* gone already */ }
-      try { unlinkSync(tmp); } catch { /* socat removed it */ }
-      // The spare itself ended (its terminal failed): wait on PATH again.
-      if (this.socat === child) {
-        this.socat = undefined;
-        if (!this.closing) setTimeout(() => !this.closing && !this.socat && this.startSocat().catch(() => undefined), 50);
+      try { if (spare.pty && readlinkSync(path) === spare.pty) unlinkSync(path); } catch { /* gone already */ }
+      try { unlinkSync(tmp); } catch { /* socat removed it, or it is on PATH */ }
+      if (this.standby === spare) this.standby = undefined;
+      // The spare on PATH itself ended (its terminal failed): wait on PATH again.
+      if (this.onPath === spare) {
+        this.onPath = undefined;
+        if (!this.closing) setTimeout(() => !this.closing && !this.onPath && this.placeNext().catch(() => undefined), 50);
       }
     });
-    return new Promise((resolve, reject) => {
+    spare.ready = new Promise((resolve, reject) => {
       child.on('error', (e) => reject(new Error(`cannot start socat for --pty (${(e as Error).message}); install socat`)));
       const t0 = Date.now();
       const check = () => {
         if (existsSync(tmp)) {
           try {
-            pty = readlinkSync(tmp);
-            renameSync(tmp, path);
+            spare.pty = readlinkSync(tmp);
           } catch (e) {
-            return reject(new Error(`cannot put the pseudo-terminal at ${path}: ${(e as Error).message}`));
+            return reject(new Error(`cannot read the pseudo-terminal link ${tmp}: ${(e as Error).message}`));
           }
           return resolve();
         }
@@ -171,7 +191,17 @@ export class ConsoleServer {
       };
       check();
     });
+    return spare;
   }
+}
+
+interface Spare {
+  child: ChildProcess;
+  /** Where socat makes its terminal's link, renamed onto PATH when this spare's turn comes. */
+  tmp: string;
+  /** The terminal (/dev/pts/N), once made. */
+  pty: string;
+  ready: Promise<void>;
 }
 
 function listenOn(port: number, host: string, onConn: (s: Socket) => void): Promise<Server> {
