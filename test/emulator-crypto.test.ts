@@ -6,6 +6,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { loadVectors } from '../host/protocol/vectors.js';
 import { consoleBoard } from './emulator-helpers.js';
 import { espruinoAes } from '../host/emulator/espruino-crypto.js';
+import { bytesOf } from '../host/emulator/realm.js';
+import { runInNewContext } from 'node:vm';
 
 const ka = loadVectors('known-answers.json');
 const hexArr = (h: string) => '[' + (h.match(/../g) ?? []).map((x) => parseInt(x, 16)).join(',') + ']';
@@ -85,4 +87,19 @@ test('AES-128-CBC with kept key schedules: the same bytes as one-shot node:crypt
     t.deepEqual(enc, oneShot(true, k, iv, d), `encrypt ${i}`);
     t.deepEqual(espruinoAes(false, enc, new Uint8Array(k), iv, 'CBC'), d, `decrypt ${i}`);
   }
+});
+
+test('bytesOf: a lone string or buffer gives the same bytes as the general walk (chars over 255 keep their low byte)', (t) => {
+  const other = runInNewContext('({ ab: new Uint8Array([1, 2, 250]).buffer, u16: new Uint16Array([0x1234, 0xffff]) })') as { ab: ArrayBuffer; u16: Uint16Array };
+  const base = new Uint8Array([9, 8, 7, 6, 5, 4, 3, 2]);
+  const cases: unknown[] = ['', 'abc', '\u0141\u00ff\u0100\u2603x', 'x'.repeat(300), base, base.subarray(2, 5), new DataView(base.buffer, 1, 3), base.buffer, other.ab, other.u16];
+  for (const v of cases) {
+    const fast = bytesOf(v)!;
+    t.deepEqual([...fast], [...bytesOf([v])!], String(v));
+    t.is(Object.getPrototypeOf(fast), Uint8Array.prototype);
+  }
+  // A copy: the board changing its buffer afterwards does not change bytes already taken.
+  const b = bytesOf(base)!;
+  base[0] = 0;
+  t.is(b[0], 9);
 });

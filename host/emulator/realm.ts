@@ -79,6 +79,14 @@ export function makeRealm(context: vm.Context): Realm {
  * arrays their raw bytes, `{data, count}` its data repeated. undefined for anything else.
  */
 export function bytesOf(v: unknown): Uint8Array | undefined {
+  // One string or buffer (every call a seal makes): its bytes straight into the result, no list between.
+  if (typeof v === 'string') {
+    const u = new Uint8Array(v.length);
+    for (let i = 0; i < v.length; i++) u[i] = v.charCodeAt(i); // a Uint8Array keeps the low byte, as & 255
+    return u;
+  }
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice();
+  if (v !== null && typeof v === 'object' && Object.prototype.toString.call(v) === '[object ArrayBuffer]') return new Uint8Array(v as ArrayBuffer).slice();
   const out: number[] = [];
   const walk = (x: unknown): boolean => {
     if (typeof x === 'string') {
