@@ -72,20 +72,27 @@ test('--no-native-crypto: require("crypto") is not found', (t) => {
   c.board.close();
 });
 
-test('AES-128-CBC with kept key schedules: the same bytes as one-shot node:crypto for many keys (more than are kept), lengths and IVs, keys reused in any order', (t) => {
+test('AES-CBC with kept key schedules (aes-js): the same bytes as one-shot node:crypto for 128/192/256-bit keys, many keys (more than are kept), lengths and IVs, keys reused in any order and overwritten in place', (t) => {
   const oneShot = (enc: boolean, k: Uint8Array, iv: Uint8Array, d: Uint8Array) => {
-    const c = enc ? createCipheriv('aes-128-cbc', k, iv) : createDecipheriv('aes-128-cbc', k, iv);
+    const c = enc ? createCipheriv(`aes-${k.length * 8}-cbc`, k, iv) : createDecipheriv(`aes-${k.length * 8}-cbc`, k, iv);
     c.setAutoPadding(false);
     return new Uint8Array(Buffer.concat([c.update(d), c.final()]));
   };
-  const keys = Array.from({ length: 20 }, () => new Uint8Array(randomBytes(16)));
+  const keys = Array.from({ length: 20 }, (_, i) => new Uint8Array(randomBytes(i % 5 === 4 ? 32 : i % 5 === 3 ? 24 : 16)));
+  const inPlace = new Uint8Array(16);
   for (let i = 0; i < 600; i++) {
-    const k = keys[(i * 7) % keys.length];
+    let k = keys[(i * 7) % keys.length];
+    if (i % 11 === 0) {
+      inPlace.set(randomBytes(16)); // the same array, new bytes: never the old schedule
+      k = inPlace;
+    }
     const iv = new Uint8Array(randomBytes(16));
     const d = new Uint8Array(randomBytes(16 * (1 + (i % 9))));
-    const enc = espruinoAes(true, d, new Uint8Array(k), iv, 'CBC') as Uint8Array;
+    const copy = d.slice();
+    const enc = espruinoAes(true, d, k, iv, 'CBC') as Uint8Array;
     t.deepEqual(enc, oneShot(true, k, iv, d), `encrypt ${i}`);
-    t.deepEqual(espruinoAes(false, enc, new Uint8Array(k), iv, 'CBC'), d, `decrypt ${i}`);
+    t.deepEqual(espruinoAes(false, enc, k, iv, 'CBC'), d, `decrypt ${i}`);
+    t.deepEqual(d, copy, 'input untouched');
   }
 });
 

@@ -6,7 +6,7 @@
 //   leaves the tail of the result zero, silently; no iv means an all-zero IV, silently; CTR always starts
 //   from a zero counter block (the IV is ignored); an unknown mode throws; an ArrayBuffer comes back.
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
-import { cachingNodePrimitives } from '../protocol/node-primitives.js';
+import aesjs from 'aes-js';
 import { bytesOf, type Realm } from './realm.js';
 import { sha256 } from '../protocol/sha256.js';
 
@@ -21,23 +21,45 @@ type Mode = 'CBC' | 'ECB' | 'CTR' | 'CFB' | 'OFB';
 const MODES: Mode[] = ['CBC', 'CFB', 'CTR', 'OFB', 'ECB'];
 
 /**
- * AES-128-CBC with each key's schedule kept (the verifier's primitives): a board seals under the same few keys
- * for its whole life, and building an OpenSSL cipher per call is most of a seal's cost in the emulator
- * (~115 µs against ~50 on a core that idled between readings). The primitives keep a schedule per key
- * object, so each key's bytes map to one object; a handful of keys at most (a board's directions and epochs).
+ * CBC (the mode the firmware uses) in JavaScript, with each key's schedule kept (aes-js): a board seals under
+ * the same few keys for its whole life, and on a core that idled between readings node:crypto's per-call
+ * machinery was most of a seal's cost in the emulator (a seal's two AES calls, 30 ms apart: ~165 µs through
+ * node:crypto with kept schedules, ~55 µs here; back to back both ~7 µs). Table-based AES is not constant
+ * time (cache timing): acceptable for an emulated board's test keys, never for the verifier, which keeps
+ * node:crypto. Each key's bytes map to one schedule; a handful of keys at most (a board's directions and epochs).
  */
-const cbc128 = cachingNodePrimitives();
-const keyObjects = new Map<string, Uint8Array>();
+type Schedule = InstanceType<typeof aesjs.ModeOfOperation.ecb>;
+const schedules = new Map<string, Schedule>();
 const KEYS_KEPT = 8;
-function keyObject(key: Uint8Array): Uint8Array {
+function scheduleOf(key: Uint8Array): Schedule {
   const hex = Buffer.from(key.buffer, key.byteOffset, key.length).toString('hex');
-  let k = keyObjects.get(hex);
-  if (!k) {
-    if (keyObjects.size >= KEYS_KEPT) keyObjects.delete(keyObjects.keys().next().value!);
-    k = new Uint8Array(key);
-    keyObjects.set(hex, k);
+  let s = schedules.get(hex);
+  if (!s) {
+    if (schedules.size >= KEYS_KEPT) schedules.delete(schedules.keys().next().value!);
+    s = new aesjs.ModeOfOperation.ecb(key);
+    schedules.set(hex, s);
   }
-  return k;
+  return s;
+}
+
+/** AES-CBC of whole blocks (SP 800-38A §6.2: C_i = E(P_i ⊕ C_{i-1}), P_i = D(C_i) ⊕ C_{i-1}, C_0 = IV). */
+function cbc(encrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  const ecb = scheduleOf(key);
+  if (!encrypt) {
+    // Decryption does not chain through its own output: every block at once, then the XOR.
+    const out = ecb.decrypt(data);
+    for (let i = 0; i < data.length; i++) out[i] ^= i < 16 ? iv[i] : data[i - 16];
+    return out;
+  }
+  const out = new Uint8Array(data.length);
+  const x = new Uint8Array(16);
+  let prev = iv;
+  for (let o = 0; o < data.length; o += 16) {
+    for (let i = 0; i < 16; i++) x[i] = data[o + i] ^ prev[i];
+    out.set(ecb.encrypt(x), o);
+    prev = out.subarray(o, o + 16);
+  }
+  return out;
 }
 
 /** One AES operation with mbedtls's behaviour for each Espruino mode; a string is an Espruino error. */
@@ -53,8 +75,7 @@ export function espruinoAes(encrypt: boolean, data: Uint8Array, key: Uint8Array,
     case 'CBC':
       if (data.length % 16 !== 0) return 'Invalid input length';
       if (!data.length) return new Uint8Array(0);
-      if (bits === 128) return (encrypt ? cbc128.cbcEncrypt : cbc128.cbcDecrypt)(keyObject(key), iv, data);
-      return run(`aes-${bits}-cbc`, iv, data);
+      return cbc(encrypt, key, iv, data);
     case 'ECB': {
       const out = new Uint8Array(data.length);
       const whole = data.length - (data.length % 16);
