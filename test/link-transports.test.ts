@@ -4,6 +4,7 @@
 import test from 'ava';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join, dirname } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import { startEmulator, tmpFlash, type EmulatorProcess } from './emulator-helpers.js';
 import { linkFor, openLink } from '../host/link/open-link.js';
 import { connectRepl } from '../host/link/repl.js';
@@ -44,6 +45,19 @@ test.serial('over tcp:// to `sealmq emulate`', async (t) => {
   await exercise(t, await openLink(ptyPath));
   // The cable can be plugged in again, and TCP and PTY take turns.
   await exercise(t, await openLink(emu.url));
+  await exercise(t, await openLink(ptyPath));
+});
+
+(hasSocat ? test.serial : test.serial.skip)('the PTY stays at its path between tools: opened and closed 20 times back to back, it is there before every open, and no spare shows beside it', async (t) => {
+  for (let i = 0; i < 20; i++) {
+    t.true(existsSync(ptyPath), `open ${i}: ${ptyPath} missing`);
+    const l = linkFor(ptyPath);
+    await l.open();
+    await l.write('\n');
+    await l.close();
+  }
+  // The next terminal waits ready at a hidden link beside PATH, so a listing shows PATH alone.
+  t.deepEqual(readdirSync(dirname(ptyPath)).filter((f) => f.includes('ttyEMU') && !f.startsWith('.')), ['ttyEMU']);
   await exercise(t, await openLink(ptyPath));
 });
 

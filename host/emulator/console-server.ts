@@ -9,6 +9,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 /** What a console cable plugs into: an emulated board, or Espruino's Linux build in a process. */
 export interface ConsoleDevice {
@@ -154,7 +155,8 @@ export class ConsoleServer {
   private spawnSpare(): Spare {
     const port = (this.ptyServer!.address() as AddressInfo).port;
     const path = this.opts.ptyPath!;
-    const tmp = `${path}.${process.pid}.${++this.spareCount}`;
+    // Beside PATH (a rename stays on one file system), hidden: `ls /dev/tty*`-style listings show PATH only.
+    const tmp = join(dirname(path), `.${basename(path)}.spare.${process.pid}.${++this.spareCount}`);
     const [cmd, args] = diesWithParent('socat', [`PTY,link=${tmp},raw,echo=0,wait-slave`, `TCP:127.0.0.1:${port}`]);
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.socats.add(child);
