@@ -173,6 +173,17 @@ test('checker: what Espruino has passes, scopes are respected', (t) => {
   for (const code of ok) t.deepEqual(checkEspruino(code), [], code);
 });
 
+test('checker: a variable holding a global (the bundle\'s aliases, firmware/globals.ts) is checked as that global', async (t) => {
+  t.deepEqual(checkEspruino('var M = Math, J = JSON, U = Uint8Array; M.floor(M.pow(2, 3)); J.stringify({}); new U(4).fill(0);'), []);
+  t.true(constructs('var M = Math; M.imul(1, 2);').includes('Math.imul'));
+  t.true(constructs('(function () { var N = Number; N.isInteger(1); })();').includes('Number.isInteger'));
+  // A local of the same name that is not the alias is not checked as the global.
+  t.deepEqual(checkEspruino('var M = Math; function f(M) { return M.whatever; } f({ whatever: 1 });'), []);
+  // The bundle itself: no Math, JSON or Uint8Array named more than once, in its alias.
+  const { code } = (await buildFirmware({ write: false })).firmware;
+  for (const g of ['Uint8Array', 'Math', 'JSON']) t.is(code.split(new RegExp(`\\b${g}\\b`)).length - 1, 1, g);
+});
+
 test('checker: positions are 1-based lines, 0-based columns; syntax errors are reported, not thrown', (t) => {
   const [v] = checkEspruino('var a = 1;\n  new Map();');
   t.is(v.construct, 'global Map');

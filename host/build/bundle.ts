@@ -143,6 +143,8 @@ async function bundleOne(entry: string, outName: string, defines: Record<string,
       external: ESPRUINO_MODULES,
       tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
       mangleProps: new RegExp(`^(${INTERNAL_PROPS.join('|')})$`),
+      // The most used globals as one-letter names of the bundle's scope (firmware/globals.ts says why).
+      inject: [join(root, 'firmware', 'globals.ts')],
       plugins,
     });
   } catch (e) {

@@ -28,10 +28,16 @@ type N = Node & Record<string, any>;
 
 class Scope {
   readonly names = new Set<string>();
+  /** Names declared here as another name for a global (`var M = Math`, firmware/globals.ts): checked as it. */
+  readonly aliases = new Map<string, string>();
   constructor(readonly parent?: Scope) {}
   has(name: string): boolean {
-    for (let s: Scope | undefined = this; s; s = s.parent) if (s.names.has(name)) return true;
-    return false;
+    return this.owner(name) !== undefined;
+  }
+  /** The scope that declares name, if any. */
+  owner(name: string): Scope | undefined {
+    for (let s: Scope | undefined = this; s; s = s.parent) if (s.names.has(name)) return s;
+    return undefined;
   }
 }
 
@@ -190,7 +196,12 @@ export function checkEspruino(code: string, opts: CheckOptions = {}): Violation[
     for (const ch of f) if (!REGEX_FLAGS.includes(ch)) report(n, `regular expression flag '${ch}'`, 'Espruino honours only g and i');
   };
   /** The free global an expression names, if it is one. */
-  const freeGlobal = (n: N, scope: Scope) => (n.type === 'Identifier' && !scope.has(n.name) ? n.name : undefined);
+  /** The global an identifier names: itself when free, or the global a declared alias of it holds. */
+  const freeGlobal = (n: N, scope: Scope): string | undefined => {
+    if (n.type !== 'Identifier') return undefined;
+    const s = scope.owner(n.name);
+    return s ? s.aliases.get(n.name) : n.name;
+  };
 
   const reference = (n: N, scope: Scope) => {
     const name = n.name as string;
@@ -253,9 +264,13 @@ export function checkEspruino(code: string, opts: CheckOptions = {}): Violation[
         visit(n.superClass, inner);
         return visit(n.body, inner);
       }
-      case 'VariableDeclarator':
+      case 'VariableDeclarator': {
         pattern(n.id, scope, n);
+        // var X = <a global with static members>: X.member is checked as that global's member.
+        const g = n.id.type === 'Identifier' && n.init ? freeGlobal(n.init, scope) : undefined;
+        if (g && STATIC_MEMBERS[g]) scope.owner(n.id.name)?.aliases.set(n.id.name, g);
         return visit(n.init, scope);
+      }
       case 'CatchClause':
         pattern(n.param, scope, n);
         return visit(n.body, scope);
