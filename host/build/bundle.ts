@@ -2,7 +2,8 @@
 // Espruino script each (format iife, target es2015, minified, the board profile injected via `define`),
 // checks every bundle with check.ts, and writes dist/firmware.js and dist/selftest.js only if all pass
 // and fit their budgets. Nothing is lowered for Espruino on the sly: a construct Espruino lacks is
-// refused with its source position, so the code that runs on the board is the code that was written.
+// refused with its source position, so the code that runs on the board is the code that was written
+// (with one rename: the most used globals reach it through one-letter aliases, firmware/globals.ts).
 import { build, type Message, type Plugin } from 'esbuild';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
