@@ -195,7 +195,6 @@ export function checkEspruino(code: string, opts: CheckOptions = {}): Violation[
   const flags = (n: N, f: string) => {
     for (const ch of f) if (!REGEX_FLAGS.includes(ch)) report(n, `regular expression flag '${ch}'`, 'Espruino honours only g and i');
   };
-  /** The free global an expression names, if it is one. */
   /** The global an identifier names: itself when free, or the global a declared alias of it holds. */
   const freeGlobal = (n: N, scope: Scope): string | undefined => {
     if (n.type !== 'Identifier') return undefined;
