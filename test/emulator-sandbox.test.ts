@@ -53,6 +53,14 @@ test('process.memory() reports the board profile\'s total and an estimated usage
   c.type('\x10var big = []; for (var i = 0; i < 200; i++) big.push("item number " + i);\n');
   const m2 = JSON.parse(evalOn(c, 'process.memory()'));
   t.true(m2.usage > m.usage + 200);
+  // Every way a global appears or goes is seen (the count walks node:vm's context object, not the global).
+  c.type('\x10function longName() { return "a string that takes several blocks of twelve characters"; }\n');
+  c.type('\x10this.viaThis = [1.5, 2.5, 3.5, 4.5];\n');
+  const m3 = JSON.parse(evalOn(c, 'process.memory()'));
+  t.true(m3.usage > m2.usage + 10);
+  c.type('\x10big = undefined; delete this.viaThis;\n');
+  const m4 = JSON.parse(evalOn(c, 'process.memory()'));
+  t.true(m4.usage < m3.usage - 200);
   t.is(evalOn(c, 'process.env.BOARD'), '"TEST"');
   c.board.close();
 });

@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { toHex, utf8Encode } from '../core/bytes.js';
 import { deriveKeys, seal } from '../core/frame.js';
 import { nodePrimitives as P } from '../host/protocol/node-primitives.js';
+import Database from 'better-sqlite3';
+import { REGISTRY_KDF } from '../host/registry/crypto.js';
 import { openRegistry } from '../host/registry/registry.js';
+import { RegistryStore } from '../host/registry/store.js';
 import { DEFAULT_RESERVE } from '../host/verifier/reserve.js';
 import { registryVerifier } from '../host/verifier/run.js';
 
@@ -109,11 +112,11 @@ test('grouped (as sealmq verify runs): a revoke and a rotation by another proces
   const { home, reg, roots } = await setup(['grp-a', 'grp-b']);
   t.teardown(() => reg.close());
   const got: { ok: boolean; reason?: string; device: string | null; counter?: number }[] = [];
-  const { verifier, group } = registryVerifier(reg, { group: true, onResult: (r) => got.push(r) });
+  const { take, group } = registryVerifier(reg, { group: true, onResult: (r) => got.push(r) });
   const turn = () => new Promise((resolve) => setImmediate(resolve));
   const send = async (id: string, c: number, epoch = 0) => {
     const before = got.length;
-    verifier.handle(`sealmq/${id}/up`, frame(roots[id], id, c, epoch));
+    take(`sealmq/${id}/up`, frame(roots[id], id, c, epoch));
     await turn();
     t.is(got.length, before + 1, 'one result per frame, reported by the end of the turn');
     return got[got.length - 1];
@@ -128,9 +131,9 @@ test('grouped (as sealmq verify runs): a revoke and a rotation by another proces
   // commit, all in arrival order.
   const before = got.length;
   const commits = group!.commits;
-  for (let c = 2; c <= 1201; c++) verifier.handle('sealmq/grp-a/up', frame(roots['grp-a'], 'grp-a', c, 1));
-  verifier.handle('sealmq/grp-a/up', frame(roots['grp-a'], 'grp-a', 50, 1));
-  t.true(got.length - before < 1200, 'not all reported before the commit');
+  for (let c = 2; c <= 1201; c++) take('sealmq/grp-a/up', frame(roots['grp-a'], 'grp-a', c, 1));
+  take('sealmq/grp-a/up', frame(roots['grp-a'], 'grp-a', 50, 1));
+  t.is(got.length, before, 'handled after the I/O phase that took them');
   await turn();
   t.is(got.length, before + 1201);
   t.is(group!.commits, commits + 1, 'one commit for the burst');
@@ -139,6 +142,42 @@ test('grouped (as sealmq verify runs): a revoke and a rotation by another proces
   t.true(reg.getReceiveState('grp-a', 'up')!.window.top >= 1201, 'the reservation covering the burst is durable');
   group!.flush();
   t.true(reg.auditLog({ action: 'verify.rejected' }).length >= 2);
+});
+
+test('the registry\'s file watcher: a check after I/O asks SQLite only once a file of the database changed', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'sealmq-watch-'));
+  const path = join(home, 'registry.db');
+  const store = new RegistryStore(path, Date.now, REGISTRY_KDF);
+  t.teardown(() => store.close());
+  t.true(store.watchWrites());
+  const stamps = () => new Map<string, string>();
+  // inotify events reach the process in its I/O phase: a pause lets those of the store's own set-up arrive.
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+  await settle();
+  store.checkOtherWriters(stamps, true);
+  const asked = store.otherWriterChecks;
+  for (let i = 0; i < 20; i++) {
+    await settle();
+    store.checkOtherWriters(stamps, true);
+  }
+  t.is(store.otherWriterChecks, asked, 'nothing changed: no SQLite call');
+  // Another connection (another process in production) commits.
+  const other = new Database(path);
+  other.prepare('INSERT INTO meta(key, value) VALUES (?, ?)').run('watch-test', '1');
+  other.close();
+  await settle();
+  store.checkOtherWriters(stamps, true);
+  t.is(store.otherWriterChecks, asked + 1, 'a commit by another connection: asked');
+  store.checkOtherWriters(stamps);
+  t.is(store.otherWriterChecks, asked + 2, 'a check not after I/O always asks');
+  // A file beside the database that is not one of its own changes nothing.
+  writeFileSync(join(home, 'other.txt'), 'x');
+  await settle();
+  store.checkOtherWriters(stamps, true);
+  t.is(store.otherWriterChecks, asked + 2);
+  // And SQLite is asked every 256th check regardless (inotify's queue can overflow unreported).
+  for (let i = 0; i < 256; i++) store.checkOtherWriters(stamps, true);
+  t.is(store.otherWriterChecks, asked + 3);
 });
 
 for (const group of [false, true]) test(`SIGKILL at random moments, 100 times, every frame offered again after each restart: none accepted twice${group ? ' (group commit, as sealmq verify runs)' : ''}`, async (t) => {

@@ -3,9 +3,11 @@
 // rejected with their reason and an audit entry; a restarted verifier still refuses the last frames.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { utf8Encode } from '../core/bytes.js';
 import { deriveKeys, seal } from '../core/frame.js';
@@ -82,6 +84,41 @@ test('readings verify through the broker; replay, bit flip and a moved frame are
   t.deepEqual(audited, ['bad-tag', 'bad-tag', 'replay']);
   t.is(v.stats.accepted, 3);
   t.is(v.stats.rejected, 3);
+});
+
+test('a revoke made by another process refuses the device\'s next frame through the broker, every time', async (t) => {
+  // `sealmq verify` skips its SQLite check of other writers while the registry's files have not changed
+  // (store.ts watchWrites): each revoke here is a commit by another process just before the next frame.
+  const { home, reg, broker, dev } = await setup(t);
+  const ids = Array.from({ length: 6 }, (_, i) => `rv-${i}`);
+  for (const id of ids) {
+    dev[id] = { root: new Uint8Array(randomBytes(32)), seed: new Uint8Array(randomBytes(20)) };
+    reg.recordProvisioned({ id, root: dev[id].root, otpSeed: dev[id].seed, actor: 'test' });
+  }
+  const c = collector();
+  const v = await runVerifier({ registry: reg, brokerUrl: broker.url, username: 'vera', password: PW, onResult: (r) => c.push(r) });
+  t.teardown(() => v.close());
+  const registryModule = fileURLToPath(new URL('../host/registry/registry.js', import.meta.url));
+  const revoke = `import { openRegistry } from ${JSON.stringify(registryModule)};
+    const r = openRegistry({ home: process.argv[1] }); r.revokeDevice(process.argv[2], 'test:other-process'); r.close();`;
+  for (const id of ids) {
+    const m = await mqtt.connectAsync(broker.url, {
+      username: id, clientId: id, protocolVersion: 4, reconnectPeriod: 0,
+      password: totp(sha1, 64, dev[id].seed, Date.now() / 1000, DEVICE_TOTP_STEP, DEVICE_TOTP_DIGITS),
+    });
+    // Two frames: the first one's reservation is the verifier's own commit, which the second's turn checks.
+    for (const n of [1, 2]) {
+      await m.publishAsync(`sealmq/${id}/up`, Buffer.from(frame(dev[id].root, id, n)));
+      await c.until(c.got.length + 1);
+      t.true(c.got[c.got.length - 1].ok, `${id}: frame ${n} accepted before the revoke`);
+    }
+    const other = spawnSync(process.execPath, ['--input-type=module', '-e', revoke, home, id], { encoding: 'utf8' });
+    t.is(other.status, 0, other.stderr);
+    await m.publishAsync(`sealmq/${id}/up`, Buffer.from(frame(dev[id].root, id, 3)));
+    await c.until(c.got.length + 1);
+    t.like(c.got[c.got.length - 1], { ok: false, device: id, reason: 'revoked' }, `${id}: the next frame after the revoke`);
+    m.end(true);
+  }
 });
 
 test('unknown device, revoked device and old epoch are rejected with their reason and audited', async (t) => {

@@ -212,7 +212,10 @@ export function createSandbox(host: SandboxHost): Sandbox {
       MODULES: ['Storage', 'net', ...(host.nativeCrypto ? ['crypto'] : []), ...(host.profile.telnet ? ['TelnetServer'] : [])].join(','),
     }),
     memory: n(() => guard(() => {
-      const usage = Math.min(host.profile.totalVars, host.profile.baseVars + estimateVars(g, (o) => o === g.Object.prototype || o === g.Function.prototype));
+      // The walk starts at the context object, which holds the same own properties as the global the firmware
+      // sees (node:vm keeps them there), not at the global: enumerating that goes through node:vm's interceptor,
+      // ~18 µs hot and ~70 µs on a core back from idle, on every reading of a board with a "free" sensor.
+      const usage = Math.min(host.profile.totalVars, host.profile.baseVars + estimateVars(context, (o) => o === g.Object.prototype || o === g.Function.prototype));
       return realm.object({ free: host.profile.totalVars - usage, usage, total: host.profile.totalVars, history: 0, gc: 0, gctime: 0, blocksize: 16 });
     })),
   }));

@@ -10,37 +10,45 @@ import type { Credentials, PipelineEvent, VerifierHandle } from './pipeline.js';
 /** The sealed verifier (the registry's, as `sealmq verify` runs it) on its own MQTT client, timed per message. */
 export async function sealedVerifierOn(reg: Registry, url: string, prefix: string, who: Credentials, now: () => number, emit: (e: PipelineEvent) => void, inMemory: boolean): Promise<VerifierHandle> {
   let durable = 0;
+  let depth = 0;
   const windows = new Map<string, ReceiveState>();
-  // The registry's durable writes (reserveReceiveState: SQLite, synchronous=FULL, once per reservation) timed on their own.
+  // The registry's durable writes timed on their own: the group's transaction (its COMMIT is the fsync,
+  // synchronous=FULL) and a reservation made outside one.
   const timed = new Proxy(reg, {
     get(target, key, recv) {
       const v = Reflect.get(target, key, recv);
       if (inMemory && key === 'getReceiveState') return (id: string, d: string) => windows.get(id + '/' + d) ?? target.getReceiveState(id, d);
       if (inMemory && key === 'reserveReceiveState') return (id: string, d: string, s: ReceiveState) => (windows.set(id + '/' + d, s), null);
-      if (key !== 'reserveReceiveState') return typeof v === 'function' ? v.bind(target) : v;
+      if (key !== 'reserveReceiveState' && key !== 'transaction') return typeof v === 'function' ? v.bind(target) : v;
       return (...a: unknown[]) => {
-        const t0 = now();
+        const t0 = depth++ === 0 ? now() : 0;
         try {
           return (v as (...x: unknown[]) => unknown).apply(target, a);
         } finally {
-          durable += now() - t0;
+          if (--depth === 0) durable += now() - t0;
         }
       };
     },
   });
-  let receivedAt = 0;
-  const { verifier, stats } = registryVerifier(timed, {
-    prefix, now,
-    onResult: (result) => emit({ type: 'frame', mode: 'sealed', result, timing: { receivedAt, doneAt: now(), durableMs: durable } }),
+  // Each frame's arrival, in order: the group reports results in arrival order, one per frame.
+  const arrivals: number[] = [];
+  let next = 0;
+  const { stats, take, drain } = registryVerifier(timed, {
+    prefix, now, group: true,
+    onResult: (result) => emit({ type: 'frame', mode: 'sealed', result, timing: { receivedAt: arrivals[next++], doneAt: now(), durableMs: durable } }),
   });
   const handle = (topic: string, payload: Buffer) => {
-    receivedAt = now();
-    durable = 0;
-    verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
+    if (next === arrivals.length) {
+      // Everything taken so far is reported: the durable time from here on is this batch's.
+      arrivals.length = next = 0;
+      durable = 0;
+    }
+    arrivals.push(now());
+    take(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
   };
-  // As `sealmq verify`: frames handed over as they are read (host/mqtt/publish-tap.ts).
+  // As `sealmq verify`: frames handed over as they are read (host/mqtt/publish-tap.ts), handled per I/O turn.
   const client = await mqttClient(url, who, 'sealmq-verify-', handle);
   await subscribeOrFail(client, `${prefix}/+/up`);
   client.on('message', handle);
-  return { stats, close: () => new Promise<void>((r) => client.end(false, {}, () => r())) };
+  return { stats, close: () => new Promise<void>((r) => client.end(false, {}, () => (drain(), r()))) };
 }

@@ -115,7 +115,9 @@ export class Registry {
   deviceRecord(id: string): DeviceRecord | null { return secrets.deviceRecord(this.s, id); }
   cachedDeviceRecord(id: string, checkOthers = true): DeviceRecord | null { return secrets.cachedDeviceRecord(this.s, id, checkOthers); }
   /** Drops the cached device records another process changed since the last check (store.ts, secrets.ts). */
-  checkOtherWriters(): void { secrets.checkOtherWriters(this.s); }
+  checkOtherWriters(afterIo = false): void { secrets.checkOtherWriters(this.s, afterIo); }
+  /** Lets checkOtherWriters(true) skip SQLite while no file of the database changed (store.ts watchWrites). */
+  watchWrites(): boolean { return this.s.watchWrites(); }
   exportSecrets(id: string, actor: string): { id: string; epoch: number; root: string; otpSeed: string; brokerUrl: string | null; interval: number | null } { return secrets.exportSecrets(this.s, id, actor); }
   // ── receive (receive.ts) ──
   getReceiveState(id: string, direction: string): ReceiveState | null { return receive.getReceiveState(this.s, id, direction); }

@@ -113,8 +113,8 @@ function deviceStamp(store: RegistryStore, id: string): string | null {
 }
 
 /** store.checkOtherWriters() with the device stamps (what the verifier calls once per I/O turn). */
-export function checkOtherWriters(store: RegistryStore): void {
-  store.checkOtherWriters(deviceStamps);
+export function checkOtherWriters(store: RegistryStore, afterIo = false): void {
+  store.checkOtherWriters(deviceStamps, afterIo);
 }
 
 /**

@@ -36,10 +36,17 @@ export interface VerifierStats { accepted: number; rejected: number; byReason: R
  * windows back exactly, so a clean restart loses nothing.
  *
  * group: the frames of one I/O turn share one transaction for their reservations and audit rows (group.ts);
- * onResult then runs after that commit, not inside handle(), and `group.flush()` must run before a close.
+ * onResult then runs after that commit, not inside handle(); frames go in through take() and `drain()` must
+ * run before a close.
  * Without it every write commits inside handle() (callers that need the result at once: tests, rotate).
  */
-export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () => number; reserve?: number; group?: boolean; onResult?: (r: VerifyResult) => void }): { verifier: Verifier; stats: VerifierStats; replay: ReservingReplayStore; group: GroupCommit | null } {
+export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () => number; reserve?: number; group?: boolean; onResult?: (r: VerifyResult) => void }): {
+  verifier: Verifier; stats: VerifierStats; replay: ReservingReplayStore; group: GroupCommit | null;
+  /** How a frame is handed over as it is read: grouped, handled with the rest of its I/O turn (below); else at once. */
+  take: (topic: string, payload: Uint8Array) => void;
+  /** Handles (and, grouped, commits and reports) the frames taken and not handled yet: before a close. */
+  drain: () => void;
+} {
   const stats: VerifierStats = { accepted: 0, rejected: 0, byReason: {} };
   const replay = new ReservingReplayStore(reg, o.reserve, Date.now, !!o.group);
   // The device id is only recorded when the topic carried a valid one: the topic may be hostile.
@@ -56,19 +63,11 @@ export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () =
   };
   const group = o.group ? new GroupCommit({ store: reg, replay, audit, deliver }) : null;
   // In memory, read again at the next frame after another process commits (a revoke, a rotation). Grouped,
-  // the check (a SQLite call, ~9 µs) runs once for the frames of one I/O turn: they came in one socket read,
-  // so a commit made before that read is seen by all of them, one made after it by the next turn's.
-  let checked = false;
-  const device = group
-    ? (id: string) => {
-      if (!checked) {
-        reg.checkOtherWriters();
-        checked = true;
-        setImmediate(() => (checked = false));
-      }
-      return reg.cachedDeviceRecord(id, false);
-    }
-    : (id: string) => reg.cachedDeviceRecord(id);
+  // the check runs once for the frames of one I/O turn, after the I/O phase that read them: a commit made
+  // before they were read is seen by all of them, and while the registry's file watcher saw no write the
+  // check asks SQLite nothing (store.ts watchWrites says why that misses no commit).
+  const device = group ? (id: string) => reg.cachedDeviceRecord(id, false) : (id: string) => reg.cachedDeviceRecord(id);
+  if (group) reg.watchWrites();
   const verifier = new Verifier({
     prefix: o.prefix ?? DEFAULT_PREFIX,
     now: o.now,
@@ -80,12 +79,32 @@ export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () =
       deliver(r);
     },
   });
-  return { verifier, stats, replay, group };
+  if (!group) return { verifier, stats, replay, group, take: (t, p) => verifier.handle(t, p), drain: () => {} };
+  // The frames read in one I/O phase (socket callbacks) are handled together just after it (setImmediate:
+  // the same event-loop turn), so that the watcher's callbacks of that phase have run; then their writes
+  // commit at once and they are reported.
+  let topics: string[] = [];
+  let payloads: Uint8Array[] = [];
+  const turn = () => {
+    const t = topics;
+    const p = payloads;
+    if (t.length === 0) return;
+    topics = [];
+    payloads = [];
+    reg.checkOtherWriters(true);
+    for (let i = 0; i < t.length; i++) verifier.handle(t[i], p[i]);
+    group.flush();
+  };
+  const take = (topic: string, payload: Uint8Array) => {
+    if (topics.push(topic) === 1) setImmediate(turn);
+    payloads.push(payload);
+  };
+  return { verifier, stats, replay, group, take, drain: turn };
 }
 
 export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifier> {
   const prefix = o.prefix ?? DEFAULT_PREFIX;
-  const { verifier, stats, replay, group } = registryVerifier(o.registry, { prefix, now: o.now, group: true, onResult: o.onResult });
+  const { verifier, stats, replay, group, take, drain } = registryVerifier(o.registry, { prefix, now: o.now, group: true, onResult: o.onResult });
   // Device records, receive states and keys loaded up front (a few hundred µs a device, most of it the secrets'
   // decryption), in slices so that the process stays responsive: otherwise the first frame of each device pays.
   const warm = o.registry.listDevices().filter((d) => d.status === 'active').slice(0, o.warm ?? 10_000);
@@ -93,9 +112,7 @@ export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifie
     verifier.warm(warm[i].id);
     if (i % 256 === 255) await new Promise((r) => setImmediate(r));
   }
-  const handle = (topic: string, payload: Buffer) => {
-    verifier.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
-  };
+  const handle = (topic: string, payload: Buffer) => take(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
   const client = await connectMqtt(o.brokerUrl, {
     username: o.username, password: o.password, idPrefix: 'sealmq-verify-', what: 'verifier',
     hint: 'check the broker URL, the operator name and password (sealmq users add NAME --role viewer)',
@@ -108,6 +125,7 @@ export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifie
     stats,
     commits: () => group!.commits + replay.commits,
     close: () => new Promise<void>((resolve) => client.end(false, {}, () => {
+      drain();
       group!.flush();
       replay.flush();
       resolve();
