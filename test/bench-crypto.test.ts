@@ -108,13 +108,20 @@ test('sealmq bench crypto on an emulated board: every primitive, footprint, JSON
   await benchOn(t, pty, 'linux', false, ['--nacl-ops', 'x25519-shared'], env, ['x25519', 'x25519-shared']);
 });
 
-test('--nacl-ops: an op and what it needs run, in order; an unknown op is a usage error (exit 2) naming the ops', async (t) => {
+test('--nacl-ops: an op and what it needs run, in order; an unknown op is a bad value (exit 3) naming the ops', async (t) => {
   t.deepEqual(naclOpsToRun(['ed25519-verify']), ['ed25519-keypair', 'ed25519-sign', 'ed25519-verify']);
   t.deepEqual(naclOpsToRun(['x25519-shared', 'ed25519-keypair']), ['x25519', 'x25519-shared', 'ed25519-keypair']);
   t.deepEqual(naclOpsToRun([...NACL_OPS]), [...NACL_OPS]);
   const r = await sealmq(['bench', 'crypto', '--port', 'tcp://127.0.0.1:1', '--nacl-ops', 'x25519,rsa']);
-  t.is(r.code, 2, r.stderr);
+  t.is(r.code, 3, r.stderr);
   t.regex(r.stderr, /no tweetnacl op "rsa".*x25519, x25519-shared, ed25519-keypair, ed25519-sign, ed25519-verify/);
+  // Every option value out of its range is exit 3, as in the other commands (docs/ARCHITECTURE.md).
+  for (const bad of [['--reps', '0'], ['--sizes', '16,x'], ['--icount', '11']]) {
+    const b = await sealmq(['bench', 'crypto', '--port', 'tcp://127.0.0.1:1', ...bad]);
+    t.is(b.code, 3, `${bad.join(' ')}: ${b.stderr}`);
+    t.true(b.stderr.includes(bad[0]), b.stderr);
+  }
+  t.is((await sealmq(['bench', 'crypto', '--port', 'tcp://127.0.0.1:1', '--no-such-option'])).code, 2, 'an unknown option is usage');
 });
 
 test('sealmq report: a folder without bench output is refused (exit 3)', async (t) => {

@@ -2,7 +2,7 @@
 // brings it up behind a pseudo-terminal, and the CLI drives it through the same serialport path as a USB
 // cable: flash, provision, doctor --device (bench crypto the same way: test/bench-crypto.test.ts); its
 // Storage survives a restart. Then reliability
-// on the recipe's patched build: 30 consecutive 16 KB flashes and 30 doctor --device runs with no failure
+// on the recipe's patched build: 20 consecutive 16 KB flashes and 10 doctor --device runs with no failure
 // and no retry, and a busy loop broken off by Ctrl-C. Without a build: skipped, reason in the title.
 import test from 'ava';
 import { statSync } from 'node:fs';
@@ -58,7 +58,13 @@ maybe(`sealmq emulate --target espruino --pty: flash, provision, doctor --device
   t.is(JSON.parse(again.stdout).device, 'esp-user', 'provisioned before the restart, still provisioned after');
 });
 
-maybe(`Espruino Linux build (recipe's console patch): 30 consecutive 16 KB flashes and 30 doctor --device runs over a PTY, 0 failures${why}`, async (t) => {
+// 20 flashes (16 KB of console input each, the burst the unpatched build's race needs) and 10 doctor runs:
+// at the lowest failure rate measured on an unpatched build (3 of 16 flashes, docs/FIELD.md), 20 flashes all
+// pass by chance 1.5 % of the time. docs/FIELD.md has the 30 + 30 measured when the patch came in.
+const FLASHES = 20;
+const DOCTORS = 10;
+
+maybe(`Espruino Linux build (recipe's console patch): ${FLASHES} consecutive 16 KB flashes and ${DOCTORS} doctor --device runs over a PTY, 0 failures${why}`, async (t) => {
   t.timeout(900_000);
   t.true(hasConsolePatches(BIN!), `${BIN} is the recipe's build (scripts/espruino/build.sh linux), not an unpatched one`);
   const { env, pty, flash } = await setup('sealmq-esp-rel-');
@@ -67,7 +73,7 @@ maybe(`Espruino Linux build (recipe's console patch): 30 consecutive 16 KB flash
   const failures: string[] = [];
   let bytes = 0;
   const t0 = Date.now();
-  for (let i = 0; i < 30; i++) {
+  for (let i = 0; i < FLASHES; i++) {
     const r = await sealmq(['flash', '--port', pty, '--board', 'linux', '--json'], env);
     if (r.code !== 0) failures.push(`flash ${i + 1}: exit ${r.code}: ${r.stderr.trim().slice(-300)}`);
     else bytes = JSON.parse(r.stdout).bytes ?? bytes;
@@ -76,11 +82,11 @@ maybe(`Espruino Linux build (recipe's console patch): 30 consecutive 16 KB flash
   const p = await sealmq(['provision', '--port', pty, '--device', 'esp-rel', '--broker', 'mqtt://127.0.0.1:1', '--json'], env);
   t.is(p.code, 0, p.stderr);
   const t1 = Date.now();
-  for (let i = 0; i < 30; i++) {
+  for (let i = 0; i < DOCTORS; i++) {
     const r = await sealmq(['doctor', '--port', pty, '--device', 'esp-rel', '--json'], env);
     if (r.code !== 0 || JSON.parse(r.stdout).device !== 'esp-rel') failures.push(`doctor ${i + 1}: exit ${r.code}: ${r.stderr.trim().slice(-300)}`);
   }
-  t.log(`30 flashes of ${bytes} bytes in ${flashS.toFixed(1)} s, 30 doctor --device in ${((Date.now() - t1) / 1000).toFixed(1)} s (figures, not asserted)`);
+  t.log(`${FLASHES} flashes of ${bytes} bytes in ${flashS.toFixed(1)} s, ${DOCTORS} doctor --device in ${((Date.now() - t1) / 1000).toFixed(1)} s (figures, not asserted)`);
   t.true(bytes >= 15 * 1024, `the firmware bundle is about 16 KB (${bytes} bytes)`);
   t.deepEqual(failures, []);
 });

@@ -1,29 +1,30 @@
 // `sealmq bench crypto --port URL`: runs the crypto bench bundle on a board (host/bench/crypto.ts) and
 // writes JSON, CSV and an SVG plot (host/bench/output.ts). Joins the `bench` group if bench.ts made one.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { relative } from 'node:path';
 import { benchCrypto, DEFAULT_SIZES, instructionsFromMs, NACL_OPS, type CryptoBenchReport } from '../bench/crypto.js';
 import { writeCryptoOutputs } from '../bench/output.js';
 import { DEFAULT_BOARD } from '../build/bundle.js';
 import { withRegistry } from './passphrase.js';
 import { checkDeviceId } from '../registry/registry.js';
+import { inputError } from '../errors.js';
 
 const positive = (what: string, max: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${what} must be a whole number 1..${max}`);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw inputError(`${what} must be a whole number 1..${max}, got ${JSON.stringify(v)}`);
   return n;
 };
 
 const sizeList = (v: string) => {
   const xs = v.split(',').map((s) => Number(s.trim()));
-  if (!xs.length || xs.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) throw new InvalidArgumentError('sizes: comma-separated byte counts 1..4096');
+  if (!xs.length || xs.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) throw inputError(`--sizes: comma-separated byte counts 1..4096, got ${JSON.stringify(v)}`);
   return xs;
 };
 
 const naclOpList = (v: string) => {
   const xs = v.split(',').map((s) => s.trim()).filter(Boolean);
   const bad = xs.filter((x) => !(NACL_OPS as readonly string[]).includes(x));
-  if (!xs.length || bad.length) throw new InvalidArgumentError(`--nacl-ops: ${bad.length ? `no tweetnacl op ${bad.map((b) => JSON.stringify(b)).join(', ')}` : 'name at least one op'}; the ops: ${NACL_OPS.join(', ')}`);
+  if (!xs.length || bad.length) throw inputError(`--nacl-ops: ${bad.length ? `no tweetnacl op ${bad.map((b) => JSON.stringify(b)).join(', ')}` : 'name at least one op'}; the ops: ${NACL_OPS.join(', ')}`);
   return xs;
 };
 
@@ -56,7 +57,7 @@ export function registerBenchCrypto(program: Command): void {
     .option('--board <name>', 'board profile the bundles are built for', DEFAULT_BOARD)
     .option('--device <id>', 'a provisioned board: unlock its console with its password from the registry (docs/FIELD.md)')
     .option('--icount [shift]', 'the board runs under QEMU -icount shift=N (sealmq emulate --target qemu --icount): also report every op in guest instructions', (v: string) => {
-      if (!/^\d+$/.test(v) || Number(v) > 10) throw new InvalidArgumentError('--icount: the shift QEMU runs with, 0..10');
+      if (!/^\d+$/.test(v) || Number(v) > 10) throw inputError(`--icount: the shift QEMU runs with, 0..10, got ${JSON.stringify(v)}`);
       return Number(v);
     })
     .option('--no-nacl', 'leave out the tweetnacl ops (seconds each on Espruino\'s Linux build, minutes on an emulated MCU)')
