@@ -112,7 +112,8 @@ test('grouped (as sealmq verify runs): a revoke and a rotation by another proces
   const { home, reg, roots } = await setup(['grp-a', 'grp-b']);
   t.teardown(() => reg.close());
   const got: { ok: boolean; reason?: string; device: string | null; counter?: number }[] = [];
-  const { take, group } = registryVerifier(reg, { group: true, onResult: (r) => got.push(r) });
+  // Every turn as after a pause: frames queued and handled after the I/O phase, behind the file watcher.
+  const { take, group } = registryVerifier(reg, { group: true, busyMs: -1, onResult: (r) => got.push(r) });
   const turn = () => new Promise((resolve) => setImmediate(resolve));
   const send = async (id: string, c: number, epoch = 0) => {
     const before = got.length;
@@ -142,6 +143,26 @@ test('grouped (as sealmq verify runs): a revoke and a rotation by another proces
   t.true(reg.getReceiveState('grp-a', 'up')!.window.top >= 1201, 'the reservation covering the burst is durable');
   group!.flush();
   t.true(reg.auditLog({ action: 'verify.rejected' }).length >= 2);
+});
+
+test('grouped and busy (frames handled as they are read): a revoke by another process refuses the device\'s frames from the next socket read on', async (t) => {
+  const { home, reg, roots } = await setup(['busy-a', 'busy-b']);
+  t.teardown(() => reg.close());
+  const got: { ok: boolean; reason?: string; device: string | null; counter?: number }[] = [];
+  // Every turn as under load: frames handled inside take(), one SQLite check per socket read.
+  const { take, drain } = registryVerifier(reg, { group: true, busyMs: Infinity, onResult: (r) => got.push(r) });
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  for (let c = 1; c <= 3; c++) take('sealmq/busy-a/up', frame(roots['busy-a'], 'busy-a', c), c === 1);
+  take('sealmq/busy-b/up', frame(roots['busy-b'], 'busy-b', 1), true);
+  await turn();
+  t.deepEqual(got.map((r) => r.ok), [true, true, true, true]);
+  t.is(otherProcess(`r.revokeDevice('busy-a', 'test:other-process')`, home).status, 0);
+  // The same event-loop turn still running (no await): the next read's first frame is checked.
+  take('sealmq/busy-a/up', frame(roots['busy-a'], 'busy-a', 4), true);
+  take('sealmq/busy-b/up', frame(roots['busy-b'], 'busy-b', 2), false);
+  drain();
+  t.like(got[4], { ok: false, device: 'busy-a', reason: 'revoked' });
+  t.like(got[5], { ok: true, device: 'busy-b', counter: 2 });
 });
 
 test('the registry\'s file watcher: a check after I/O asks SQLite only once a file of the database changed', async (t) => {

@@ -130,6 +130,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
     const pubReady = await pubs.next('ready', 120_000);
     o.onProgress?.('publishing', 0, total);
     const cpu0 = process.cpuUsage();
+    child.send({ type: 'go' });
     pubs.send({ type: 'go' });
     const published = await pubs.next('published', o.timeoutMs ?? 120_000);
     // Wait for the verifier to have seen every frame (or for the timeout: QoS 0 may lose some).

@@ -83,6 +83,8 @@ process.once('message', (start: ChildStart) => {
     timer = setInterval(sample, start.sampleMs);
     cpu0 = process.cpuUsage();
     process.on('message', (m: { type: string }) => {
+      // The CPU window starts when the frames do (as the broker's and the publishers' do), not at the logins.
+      if (m.type === 'go') cpu0 = process.cpuUsage();
       if (m.type === 'finish') finish();
       if (m.type === 'close') {
         void running.close().then(() => {

@@ -7,7 +7,8 @@
 import { Duplex } from 'node:stream';
 import { nextPacket, packet, plainPublishTopicEnd } from './packets.js';
 
-export type OnPublish = (topic: string, payload: Buffer) => void;
+/** newRead: the first message handed over from one socket read (the registry verifier checks other writers per read). */
+export type OnPublish = (topic: string, payload: Buffer, newRead: boolean) => void;
 
 export class PublishTap extends Duplex {
   /** The start of a packet not yet complete. */
@@ -41,6 +42,7 @@ export class PublishTap extends Duplex {
     let i = 0;
     /** Start of bytes for mqtt.js not yet passed on (they go before the next message handed out). */
     let from = -1;
+    let first = true;
     while (i < n) {
       const r = nextPacket(data, i);
       if (r === -1) {
@@ -60,7 +62,8 @@ export class PublishTap extends Duplex {
       } else {
         if (from >= 0) this.pass(data.subarray(from, i));
         from = -1;
-        this.onPublish(data.toString('utf8', body + 2, te), data.subarray(te, end));
+        this.onPublish(data.toString('utf8', body + 2, te), data.subarray(te, end), first);
+        first = false;
       }
       i = end;
     }

@@ -37,18 +37,18 @@ export async function sealedVerifierOn(reg: Registry, url: string, prefix: strin
     prefix, now, group: true,
     onResult: (result) => emit({ type: 'frame', mode: 'sealed', result, timing: { receivedAt: arrivals[next++], doneAt: now(), durableMs: durable } }),
   });
-  const handle = (topic: string, payload: Buffer) => {
+  const handle = (topic: string, payload: Buffer, newRead: boolean) => {
     if (next === arrivals.length) {
       // Everything taken so far is reported: the durable time from here on is this batch's.
       arrivals.length = next = 0;
       durable = 0;
     }
     arrivals.push(now());
-    take(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
+    take(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length), newRead);
   };
   // As `sealmq verify`: frames handed over as they are read (host/mqtt/publish-tap.ts), handled per I/O turn.
   const client = await mqttClient(url, who, 'sealmq-verify-', handle);
   await subscribeOrFail(client, `${prefix}/+/up`);
-  client.on('message', handle);
+  client.on('message', (topic: string, payload: Buffer) => handle(topic, payload, true));
   return { stats, close: () => new Promise<void>((r) => client.end(false, {}, () => (drain(), r()))) };
 }

@@ -40,10 +40,13 @@ export interface VerifierStats { accepted: number; rejected: number; byReason: R
  * run before a close.
  * Without it every write commits inside handle() (callers that need the result at once: tests, rotate).
  */
-export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () => number; reserve?: number; group?: boolean; onResult?: (r: VerifyResult) => void }): {
+export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () => number; reserve?: number; group?: boolean; busyMs?: number; onResult?: (r: VerifyResult) => void }): {
   verifier: Verifier; stats: VerifierStats; replay: ReservingReplayStore; group: GroupCommit | null;
-  /** How a frame is handed over as it is read: grouped, handled with the rest of its I/O turn (below); else at once. */
-  take: (topic: string, payload: Uint8Array) => void;
+  /**
+   * How a frame is handed over as it is read: grouped, handled with the rest of its I/O turn (below); else at
+   * once. newRead false: the frame came in the same socket read as the one handed over before it.
+   */
+  take: (topic: string, payload: Uint8Array, newRead?: boolean) => void;
   /** Handles (and, grouped, commits and reports) the frames taken and not handled yet: before a close. */
   drain: () => void;
 } {
@@ -80,11 +83,20 @@ export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () =
     },
   });
   if (!group) return { verifier, stats, replay, group, take: (t, p) => verifier.handle(t, p), drain: () => {} };
-  // The frames read in one I/O phase (socket callbacks) are handled together just after it (setImmediate:
-  // the same event-loop turn), so that the watcher's callbacks of that phase have run; then their writes
-  // commit at once and they are reported.
+  // A turn's frames are handled one of two ways, each of which sees every commit made before the frame was
+  // read (docs/PROTOCOL.md, "Revocation across processes without a system call per turn"):
+  // - after a pause (the last turn ended over BUSY_MS ago: a lone reading): queued, and handled together just
+  //   after the I/O phase that read them (setImmediate), once the registry watcher's callbacks of that phase
+  //   have run, so the check asks SQLite only if a file of the registry changed (~40 µs on a core back from idle);
+  // - busy (turns back to back): handled as they are read, with one SQLite check (a few µs on a warm core)
+  //   after each socket read, before its frames. libuv then reads again at once what arrived meanwhile, in
+  //   large chunks: queuing every turn cost ~5 % of the end-to-end rate at saturation (docs/VERIFIER-PERF.md).
+  // Either way the turn's writes commit at its end, and its frames are reported in arrival order.
   let topics: string[] = [];
   let payloads: Uint8Array[] = [];
+  let inline = false;
+  let lastTurn = -Infinity;
+  const busyMs = o.busyMs ?? BUSY_MS;
   const turn = () => {
     const t = topics;
     const p = payloads;
@@ -94,13 +106,31 @@ export function registryVerifier(reg: Registry, o: { prefix?: string; now?: () =
     reg.checkOtherWriters(true);
     for (let i = 0; i < t.length; i++) verifier.handle(t[i], p[i]);
     group.flush();
+    lastTurn = performance.now();
   };
-  const take = (topic: string, payload: Uint8Array) => {
-    if (topics.push(topic) === 1) setImmediate(turn);
-    payloads.push(payload);
+  const endInline = () => {
+    inline = false;
+    group.flush();
+    lastTurn = performance.now();
   };
-  return { verifier, stats, replay, group, take, drain: turn };
+  const take = (topic: string, payload: Uint8Array, newRead = true) => {
+    if (!inline && (topics.length > 0 || performance.now() - lastTurn > busyMs)) {
+      if (topics.push(topic) === 1) setImmediate(turn);
+      payloads.push(payload);
+      return;
+    }
+    if (!inline) {
+      inline = true;
+      setImmediate(endInline);
+    }
+    if (newRead) reg.checkOtherWriters();
+    verifier.handle(topic, payload);
+  };
+  return { verifier, stats, replay, group, take, drain: () => (inline ? endInline() : turn()) };
 }
+
+/** A turn that starts within this many ms of the end of the last one handles its frames as they are read. */
+export const BUSY_MS = 1;
 
 export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifier> {
   const prefix = o.prefix ?? DEFAULT_PREFIX;
@@ -112,7 +142,7 @@ export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifie
     verifier.warm(warm[i].id);
     if (i % 256 === 255) await new Promise((r) => setImmediate(r));
   }
-  const handle = (topic: string, payload: Buffer) => take(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
+  const handle = (topic: string, payload: Buffer, newRead: boolean) => take(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length), newRead);
   const client = await connectMqtt(o.brokerUrl, {
     username: o.username, password: o.password, idPrefix: 'sealmq-verify-', what: 'verifier',
     hint: 'check the broker URL, the operator name and password (sealmq users add NAME --role viewer)',
@@ -120,7 +150,8 @@ export async function runVerifier(o: VerifierRunOptions): Promise<RunningVerifie
     onPublish: handle,
   });
   await subscribeOrFail(client, `${prefix}/+/up`, `verifier (${o.username})`);
-  client.on('message', handle);
+  // What mqtt.js hands over (a retained or QoS 1 message) is checked on its own.
+  client.on('message', (topic: string, payload: Buffer) => handle(topic, payload, true));
   return {
     stats,
     commits: () => group!.commits + replay.commits,
