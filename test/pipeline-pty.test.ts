@@ -2,7 +2,9 @@
 // board, through the serialport package, against the embedded broker; then the bad inputs of the host
 // pipeline: each is one clear error line, a non-zero exit, and nothing recorded.
 import test from 'ava';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker } from '../host/broker/broker.js';
 import { spawnEmulator } from '../host/emulator/process.js';
@@ -56,6 +58,22 @@ test('flash, provision and verify over a real PTY (socat) into an emulated board
   const counters = lines.map((r) => r.counter);
   t.deepEqual([...counters].sort((a, b) => a - b), counters, 'strictly increasing');
   t.is(new Set(counters).size, counters.length);
+});
+
+test('emulate --pty: a missing directory or a path that holds a file is refused before any board starts, and the file is left as it was', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sealmq-ptypath-'));
+  for (const target of ['emulated', 'qemu', 'espruino']) {
+    const missing = await sealmq(['emulate', '--target', target, '--name', 'p1', '--pty', join(dir, 'no-such-dir', 'tty0'), '--flash', join(dir, 'f')]);
+    t.is(missing.code, 3, missing.stderr);
+    t.regex(missing.stderr, /--pty .*no-such-dir\/tty0: the directory .*no-such-dir does not exist/);
+    t.notRegex(missing.stderr, /spare|socat/);
+  }
+  const file = join(dir, 'notes.txt');
+  writeFileSync(file, 'keep me');
+  const taken = await sealmq(['emulate', '--name', 'p1', '--pty', file, '--flash', join(dir, 'f')]);
+  t.is(taken.code, 3, taken.stderr);
+  t.regex(taken.stderr, /already there and it is not a pseudo-terminal link/);
+  t.is(readFileSync(file, 'utf8'), 'keep me');
 });
 
 test('bad input: nonexistent port, silent board, wrong passphrase, malformed ids: one line, non-zero, nothing recorded', async (t) => {

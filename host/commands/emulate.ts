@@ -6,7 +6,7 @@
 // (host/qemu/serve.ts). SIGTERM/SIGINT shut down cleanly.
 import { Command, Option } from 'commander';
 import { EmulatedBoard } from '../emulator/board.js';
-import { ConsoleServer } from '../emulator/console-server.js';
+import { checkPtyPath, ConsoleServer } from '../emulator/console-server.js';
 import { loadProfile } from '../emulator/profile.js';
 import { repoRoot } from '../protocol/vectors.js';
 import { isDeviceId } from '../../core/ids.js';
@@ -120,6 +120,14 @@ Examples:
       if (!isDeviceId(o.name)) throw inputError(`--name: ${JSON.stringify(o.name)} is not a device id`, 'names match [a-z0-9][a-z0-9-]{0,31}');
       const { host, port } = parseConsoleUrl(o.console);
       const uartAt = o.uart === undefined ? undefined : parseTcpUrl('--uart', o.uart);
+      // Before any board starts: a PTY path that cannot be made, or that holds a file of the user's, is refused.
+      if (o.pty !== undefined) {
+        try {
+          checkPtyPath(o.pty);
+        } catch (e) {
+          throw inputError((e as Error).message);
+        }
+      }
       if (o.target === 'espruino') return serveEspruino({ name: o.name, host, port, pty: o.pty, flash: o.flash });
       if (o.target === 'qemu') return serveQemu({ name: o.name, host, port, pty: o.pty, flash: o.flash, icount: !!o.icount, uart: uartAt });
       let root = process.cwd();

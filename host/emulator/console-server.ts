@@ -8,7 +8,7 @@
 // With a baud rate set, bytes move no faster than a real UART in either direction.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** What a console cable plugs into: an emulated board, or Espruino's Linux build in a process. */
@@ -83,6 +83,7 @@ export class ConsoleServer {
     this.tcp = await listenOn(port, host, (s) => this.attach(s, false));
     const url = `tcp://${host}:${(this.tcp.address() as AddressInfo).port}`;
     if (this.opts.ptyPath) {
+      checkPtyPath(this.opts.ptyPath);
       this.ptyServer = await listenOn(0, '127.0.0.1', (s) => this.attach(s, true));
       await this.placeNext();
     }
@@ -102,7 +103,8 @@ export class ConsoleServer {
     this.inputQueue?.clear();
     for (const s of this.sockets) s.destroy();
     for (const c of this.socats) c.kill('SIGTERM');
-    if (this.opts.ptyPath) try { unlinkSync(this.opts.ptyPath); } catch { /* not there */ }
+    // Only a link to a pseudo-terminal is removed: never a file that was there before (checkPtyPath).
+    if (this.opts.ptyPath && isPtyLink(this.opts.ptyPath)) try { unlinkSync(this.opts.ptyPath); } catch { /* gone already */ }
     await Promise.all([this.tcp, this.ptyServer].map((s) => (s ? new Promise<void>((r) => s.close(() => r())) : undefined)));
   }
 
@@ -212,4 +214,37 @@ function listenOn(port: number, host: string, onConn: (s: Socket) => void): Prom
     srv.once('error', reject);
     srv.listen(port, host, () => resolve(srv));
   });
+}
+
+/** Whether path is a symbolic link to a pseudo-terminal (/dev/pts/N): what socat makes, and all --pty replaces. */
+export function isPtyLink(path: string): boolean {
+  try {
+    return /^\/dev\/pts\/\d+$/.test(readlinkSync(path));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses a --pty PATH that cannot be made, or whose making would replace something of the user's: its
+ * directory must exist, and what is at PATH already may only be a link to a pseudo-terminal (one left by an
+ * earlier run), never a file or a device such as a real /dev/ttyUSB0.
+ */
+export function checkPtyPath(path: string): void {
+  const dir = dirname(path);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new Error(`--pty ${path}: the directory ${dir} does not exist (create it, or choose a path in an existing one)`);
+  }
+  if (!isDir) throw new Error(`--pty ${path}: ${dir} is not a directory`);
+  let there = false;
+  try {
+    lstatSync(path);
+    there = true;
+  } catch { /* nothing there: fine */ }
+  if (there && !isPtyLink(path)) {
+    throw new Error(`--pty ${path}: something is already there and it is not a pseudo-terminal link; choose another path (sealmq replaces only such a link)`);
+  }
 }
