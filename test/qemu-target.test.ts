@@ -213,7 +213,7 @@ maybe(`QEMU board --icount: 100× SHA256 timed by the board's getTime() gives th
 /** One tick of the board's clock in guest instructions under -icount shift=0 (1 ns each): 1e9 / 168e6 ≈ 5.95. */
 const TICK_INSTR = 1e9 / 168e6;
 
-maybe(`sealmq bench crypto --icount on a QEMU board in two boots: every op's instruction median the same to two ticks of the board's clock, the firmware footprint there${why}`, async (t) => {
+maybe(`sealmq bench crypto --icount on a QEMU board in two boots: every op's instruction median per call the same to one tick of the board's clock, the firmware footprint there${why}`, async (t) => {
   // Both boots and benches: 87 s at load 9 on 2 cores, 5.3 min at load 12 with three other QEMU benches
   // running (QEMU's speed is the host's; the instruction counts are not).
   t.timeout(480_000);
@@ -239,11 +239,13 @@ maybe(`sealmq bench crypto --icount on a QEMU board in two boots: every op's ins
   }
   // Per call = one batch's board time / `inner` calls. The bench starts each batch clear of the SysTick
   // interrupt (firmware/bench/systick.ts), so what is left between boots is the reading: each end of a batch
-  // is read to one tick of the board's clock (5.95 instructions), whose phase at the start follows the host,
-  // so a batch can read one tick more or less; and each figure is rounded to a whole instruction (±0.5 each,
-  // 1 between two). Two ticks are allowed: one CI run (2026-12-07 19:05 UTC) read seal native 16 B 12
-  // instructions apart in a batch of 4, one tick and ~6 instructions more (getTime() reading the counter
-  // takes a path that depends on where in the tick it lands: our reading of it, not proven). docs/QEMU.md.
+  // is read to one tick of the board's clock (5.95 instructions), whose phase follows the host, and each
+  // figure is rounded to a whole instruction (±0.5 each, 1 between two). And, we think (not proven), the heap's layout: Espruino
+  // searches for contiguous free variables, and which variables the console left in use follows how the
+  // host's bytes arrived; CI runs read 3 instructions a call apart (seal native 16 B in a batch of 4;
+  // aes128-cbc-decrypt native 16 B in a batch of 42, i.e. 21 ticks a batch). So the test holds issue 12's
+  // bound on the per-call figure, one tick of the board's clock (or two ticks a batch for an op of one or
+  // two calls a batch, where a reading is most of it), plus 1 for the rounding. docs/BENCHMARKS.md.
   const key = (r: any) => `${r.op} ${r.impl} ${r.size ?? '-'}`;
   const rows: string[] = [];
   let timed = 0;
@@ -255,10 +257,10 @@ maybe(`sealmq bench crypto --icount on a QEMU board in two boots: every op's ins
     t.is(y.error, undefined, `${key(x)} (run 2): ${y.error}`);
     if (!x.instr || !y.instr) continue;
     timed++;
-    const tol = (2 * TICK_INSTR) / Math.min(x.inner, y.inner) + 1;
+    const tol = Math.max(TICK_INSTR, (2 * TICK_INSTR) / Math.min(x.inner, y.inner)) + 1;
     const d = Math.abs(x.instr.median - y.instr.median);
-    rows.push(`${key(x).padEnd(28)} ${String(x.instr.median).padStart(11)} ${String(y.instr.median).padStart(11)}  ${d === 0 ? 'identical' : `Δ ${d} (≤ ${tol.toFixed(1)})`}  inner ${x.inner}`);
-    t.true(d <= tol, `${key(x)}: ${x.instr.median} vs ${y.instr.median} instructions (more than two clock ticks in a batch of ${x.inner} apart: ±${tol.toFixed(2)})`);
+    rows.push(`${key(x).padEnd(28)} ${String(x.instr.median).padStart(11)} ${String(y.instr.median).padStart(11)}  ${d === 0 ? 'identical' : `Δ ${d} (≤ ${tol.toFixed(1)})`}  inner ${x.inner === y.inner ? x.inner : `${x.inner}/${y.inner}`}`);
+    t.true(d <= tol, `${key(x)}: ${x.instr.median} vs ${y.instr.median} instructions (more than one clock tick a call apart, batches of ${x.inner} and ${y.inner}: ±${tol.toFixed(2)})`);
   }
   t.true(timed >= 15, `${timed} ops with an instruction figure`);
   const fp = (f: any) => `idle ${f.idleVars} vars, ${f.varsPerSeal} per seal, growth ${f.growthVars} over ${f.seals}, seal ${Math.round(f.sealMs * 1e6)} instructions, peak ${f.peakVarsPerSeal ?? f.peakNote}`;
