@@ -5,6 +5,7 @@ import test from 'ava';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { loadVectors } from '../host/protocol/vectors.js';
 import { consoleBoard } from './emulator-helpers.js';
+import { encryptBlock128, expandKey128 } from '../host/emulator/aes128.js';
 import { espruinoAes } from '../host/emulator/espruino-crypto.js';
 import { bytesOf } from '../host/emulator/realm.js';
 import { runInNewContext } from 'node:vm';
@@ -109,4 +110,24 @@ test('bytesOf: a lone string or buffer gives the same bytes as the general walk 
   const b = bytesOf(base)!;
   base[0] = 0;
   t.is(b[0], 9);
+});
+
+test('the one-table AES-128 (a seal\'s encryptions): FIPS-197 C.1 and A.1, and 2,000 random blocks as node:crypto, in place too', (t) => {
+  const hex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+  for (const v of ka.aes128_block) {
+    const out = new Uint8Array(16);
+    encryptBlock128(expandKey128(hex(v.key)), hex(v.plaintext), 0, out, 0);
+    t.is(Buffer.from(out).toString('hex'), v.ciphertext, v.name);
+  }
+  // FIPS-197 A.1: the last word of the expansion of 2b7e1516 28aed2a6 abf71588 09cf4f3c.
+  t.is(expandKey128(hex('2b7e151628aed2a6abf7158809cf4f3c'))[43], 0xb6630ca6);
+  for (let i = 0; i < 2000; i++) {
+    const key = new Uint8Array(randomBytes(16));
+    const block = new Uint8Array(randomBytes(48));
+    const c = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false);
+    const want = new Uint8Array(c.update(block.subarray(16, 32)));
+    encryptBlock128(expandKey128(key), block, 16, block, 16);
+    t.deepEqual(block.subarray(16, 32), want, `block ${i}`);
+  }
+  t.throws(() => expandKey128(new Uint8Array(24)), { message: /16-byte key/ });
 });

@@ -7,6 +7,7 @@
 //   from a zero counter block (the IV is ignored); an unknown mode throws; an ArrayBuffer comes back.
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
 import aesjs from 'aes-js';
+import { encryptBlock128, expandKey128 } from './aes128.js';
 import { bytesOf, type Realm } from './realm.js';
 import { sha256 } from '../protocol/sha256.js';
 
@@ -21,30 +22,60 @@ type Mode = 'CBC' | 'ECB' | 'CTR' | 'CFB' | 'OFB';
 const MODES: Mode[] = ['CBC', 'CFB', 'CTR', 'OFB', 'ECB'];
 
 /**
- * CBC (the mode the firmware uses) in JavaScript, with each key's schedule kept (aes-js): a board seals under
- * the same few keys for its whole life, and on a core that idled between readings node:crypto's per-call
+ * CBC (the mode the firmware uses) in JavaScript, with each key's schedule kept: a board seals under the
+ * same few keys for its whole life, and on a core that idled between readings node:crypto's per-call
  * machinery was most of a seal's cost in the emulator (a seal's two AES calls, 30 ms apart: ~165 µs through
- * node:crypto with kept schedules, ~55 µs here; back to back both ~7 µs). Table-based AES is not constant
- * time (cache timing): acceptable for an emulated board's test keys, never for the verifier, which keeps
- * node:crypto. Each key's bytes map to one schedule; a handful of keys at most (a board's directions and epochs).
+ * node:crypto with kept schedules, ~55 µs with aes-js; back to back both ~7 µs). Encryption with a 16-byte
+ * key (every AES call a seal makes) runs aes128.ts's one-table AES; decryption and other key sizes aes-js.
+ * Table-based AES is not constant time (cache timing): acceptable for an emulated board's test keys, never
+ * for the verifier, which keeps node:crypto.
  */
-type Schedule = InstanceType<typeof aesjs.ModeOfOperation.ecb>;
-const schedules = new Map<string, Schedule>();
+interface Kept {
+  /** A copy of the key's bytes. */
+  key: Uint8Array;
+  /** aes128.ts's schedule (16-byte keys), made at once. */
+  w: Uint32Array | null;
+  /** aes-js's, made when first needed. */
+  ecb: InstanceType<typeof aesjs.ModeOfOperation.ecb> | null;
+}
+
+/**
+ * The kept schedules, newest first, found by comparing bytes in JavaScript: a key's hex string (Buffer →
+ * C++) cost 17–33 µs a call on a core back from idle, more than the AES itself (docs/VERIFIER-PERF.md,
+ * "Seventh round"). A handful of keys at most (a board's directions and epochs).
+ */
+const schedules: Kept[] = [];
 const KEYS_KEPT = 8;
-function scheduleOf(key: Uint8Array): Schedule {
-  const hex = Buffer.from(key.buffer, key.byteOffset, key.length).toString('hex');
-  let s = schedules.get(hex);
-  if (!s) {
-    if (schedules.size >= KEYS_KEPT) schedules.delete(schedules.keys().next().value!);
-    s = new aesjs.ModeOfOperation.ecb(key);
-    schedules.set(hex, s);
+function keptOf(key: Uint8Array): Kept {
+  const n = key.length;
+  for (const e of schedules) {
+    if (e.key.length !== n) continue;
+    let i = 0;
+    while (i < n && e.key[i] === key[i]) i++;
+    if (i === n) return e;
   }
-  return s;
+  const e: Kept = { key: key.slice(), w: n === 16 ? expandKey128(key) : null, ecb: null };
+  schedules.unshift(e);
+  if (schedules.length > KEYS_KEPT) schedules.pop();
+  return e;
 }
 
 /** AES-CBC of whole blocks (SP 800-38A §6.2: C_i = E(P_i ⊕ C_{i-1}), P_i = D(C_i) ⊕ C_{i-1}, C_0 = IV). */
 function cbc(encrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
-  const ecb = scheduleOf(key);
+  const k = keptOf(key);
+  if (encrypt && k.w) {
+    const out = new Uint8Array(data.length);
+    let prev = iv;
+    let p = 0;
+    for (let o = 0; o < data.length; o += 16) {
+      for (let i = 0; i < 16; i++) out[o + i] = data[o + i] ^ prev[p + i];
+      encryptBlock128(k.w, out, o, out, o);
+      prev = out;
+      p = o;
+    }
+    return out;
+  }
+  const ecb = k.ecb ?? (k.ecb = new aesjs.ModeOfOperation.ecb(key));
   if (!encrypt) {
     // Decryption does not chain through its own output: every block at once, then the XOR.
     const out = ecb.decrypt(data);
