@@ -14,20 +14,29 @@ export async function sealedVerifierOn(reg: Registry, url: string, prefix: strin
   const windows = new Map<string, ReceiveState>();
   // The registry's durable writes timed on their own: the group's transaction (its COMMIT is the fsync,
   // synchronous=FULL) and a reservation made outside one.
+  // Each method is wrapped once, not on every access (a registry call per frame goes through here).
+  const methods = new Map<PropertyKey, unknown>();
+  const wrap = (target: Registry, key: PropertyKey, v: unknown): unknown => {
+    if (inMemory && key === 'getReceiveState') return (id: string, d: string) => windows.get(id + '/' + d) ?? target.getReceiveState(id, d);
+    if (inMemory && key === 'reserveReceiveState') return (id: string, d: string, s: ReceiveState) => (windows.set(id + '/' + d, s), null);
+    if (typeof v !== 'function') return v;
+    if (key !== 'reserveReceiveState' && key !== 'transaction') return v.bind(target);
+    return (...a: unknown[]) => {
+      const t0 = depth++ === 0 ? now() : 0;
+      try {
+        return (v as (...x: unknown[]) => unknown).apply(target, a);
+      } finally {
+        if (--depth === 0) durable += now() - t0;
+      }
+    };
+  };
   const timed = new Proxy(reg, {
     get(target, key, recv) {
       const v = Reflect.get(target, key, recv);
-      if (inMemory && key === 'getReceiveState') return (id: string, d: string) => windows.get(id + '/' + d) ?? target.getReceiveState(id, d);
-      if (inMemory && key === 'reserveReceiveState') return (id: string, d: string, s: ReceiveState) => (windows.set(id + '/' + d, s), null);
-      if (key !== 'reserveReceiveState' && key !== 'transaction') return typeof v === 'function' ? v.bind(target) : v;
-      return (...a: unknown[]) => {
-        const t0 = depth++ === 0 ? now() : 0;
-        try {
-          return (v as (...x: unknown[]) => unknown).apply(target, a);
-        } finally {
-          if (--depth === 0) durable += now() - t0;
-        }
-      };
+      if (typeof v !== 'function') return v;
+      let w = methods.get(key);
+      if (w === undefined) methods.set(key, (w = wrap(target, key, v)));
+      return w;
     },
   });
   // Each frame's arrival, in order: the group reports results in arrival order, one per frame.
