@@ -171,7 +171,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
         + `(QoS 0, counter order, all at once; pre-encoded PUBLISH packets written on each device's socket round-robin, ${batch === 1 ? 'one packet a write' : `${batch} packets a write`}) to ${kind === 'mosquitto' ? 'Mosquitto (the OS package, the config `sealmq broker --emit-mosquitto` writes: TOTP plugin, password file, ACL)' : 'the embedded broker (this process)'} on loopback; `
         + 'the registry verifier (host/verifier/run.ts, as `sealmq verify` runs it: device records in memory, replay state reserved ahead and group-committed before a reading is reported, '
         + 'rejections audited) subscribes in its own process. frames/s = accepted ÷ (last frame at the verifier − first publish), wall clock. '
-        + `Memory: process.memoryUsage() of the verifier process after start-up (GC'd), the largest of samples every ${sampleMs} ms during the run, and after it (GC'd).`,
+        + `Memory: the verifier process's V8 heap used and RSS after start-up (GC'd), the largest of samples every ${sampleMs} ms during the run, and after it (GC'd).`,
     };
   } finally {
     for (const c of cleanup) {
