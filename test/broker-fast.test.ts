@@ -159,3 +159,32 @@ test('a device that only publishes keeps its session past the keepalive (the sho
   t.is(v.got.length, 16);
   t.true(w.broker.fastPublished() >= 15);
 });
+
+test('a subscriber that stops reading holds the publisher (the broker does not buffer without bound); once it reads again, every packet arrives in order', async (t) => {
+  t.timeout(60_000);
+  const w = await world(t);
+  const v = await viewer(w);
+  const d = await device(w, 'node-01');
+  // The viewer (connected first) stops reading: its kernel buffers fill, then the broker's socket to it is behind.
+  const vc = w.clients[0];
+  vc.stream.pause();
+  // 48 MB in 16 KB packets: far more than the loopback buffers on both sides can hold (a few MB each).
+  const n = 3000;
+  const payloads = Array.from({ length: n }, (_, i) => { const p = Buffer.alloc(16_000, i & 255); p.writeUInt32BE(i, 0); return p; });
+  const ds = d.stream as unknown as { write(b: Buffer): boolean; writableLength: number };
+  for (const p of payloads) ds.write(publish('sealmq/node-01/up', p));
+  const total = n * (16_000 + 22);
+  let last = -1;
+  // Wait until the broker stops taking the device's bytes (the backlog left in the device's socket is steady).
+  for (let i = 0; i < 100 && ds.writableLength !== last; i++) {
+    last = ds.writableLength;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  t.true(ds.writableLength > total / 3, `the publisher is held: ${(ds.writableLength / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB still at the device`);
+  t.true(v.got.length === 0, 'nothing delivered while the viewer does not read');
+  vc.stream.resume();
+  await until(() => v.got.length >= n, 50_000);
+  t.is(v.got.length, n);
+  t.true(v.got.every((g, i) => Buffer.from(g.payload, 'hex').readUInt32BE(0) === i), 'in order');
+  t.true(w.broker.fastPublished() >= n - 5, `short path taken (${w.broker.fastPublished()})`);
+});

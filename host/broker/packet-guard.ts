@@ -83,6 +83,9 @@ export interface FastPath {
   taken(conn: GuardedConnection): void;
 }
 
+/** What the fast path queues on one connection in one turn before it holds the publishers (sendRaw). */
+export const TURN_BYTES = 1 << 20;
+
 /**
  * The connection aedes handles: bytes from the socket go through a HeaderScanner; a refusal destroys
  * the socket (and this stream) at once and is reported to onRefuse.
@@ -207,12 +210,17 @@ export class GuardedConnection extends Duplex {
   }
 
   /**
-   * The fast path's write: a packet's bytes as they are, after whatever aedes wrote before them. false: what
-   * waits is over the socket's high-water mark (the caller holds its reader until whenWritable()).
+   * The fast path's write: a packet's bytes as they are, after whatever aedes wrote before them. false: the
+   * subscriber is behind (the caller holds its reader until whenWritable()): what the kernel has not taken
+   * (writableLength) is over the socket's high-water mark, as aedes' own wait for 'drain' has it, or this
+   * turn's batch is over TURN_BYTES. The batch alone is not held to the high-water mark: aedes' writes reach
+   * the kernel as they are made, and the verifier's connection gets a whole turn's frames (1,000 devices a
+   * round: ~100 KB), so that held and released ~84 % of the publishers every turn, a pause and a resume of
+   * their sockets each, for a subscriber that was keeping up (docs/VERIFIER-PERF.md, "Seventh round").
    */
   sendRaw(b: Buffer): boolean {
     this.queue(b);
-    return this.outBytes + this.socket.writableLength < this.socket.writableHighWaterMark;
+    return this.outBytes < TURN_BYTES && this.socket.writableLength < this.socket.writableHighWaterMark;
   }
 
   private waiters: (() => void)[] = [];
