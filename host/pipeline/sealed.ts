@@ -17,10 +17,10 @@ export async function sealedVerifierOn(reg: Registry, url: string, prefix: strin
   // Each method is wrapped once, not on every access (a registry call per frame goes through here).
   const methods = new Map<PropertyKey, unknown>();
   const wrap = (target: Registry, key: PropertyKey, v: unknown): unknown => {
+    // Called for methods only (the Proxy below returns other values as they are).
     if (inMemory && key === 'getReceiveState') return (id: string, d: string) => windows.get(id + '/' + d) ?? target.getReceiveState(id, d);
     if (inMemory && key === 'reserveReceiveState') return (id: string, d: string, s: ReceiveState) => (windows.set(id + '/' + d, s), null);
-    if (typeof v !== 'function') return v;
-    if (key !== 'reserveReceiveState' && key !== 'transaction') return v.bind(target);
+    if (key !== 'reserveReceiveState' && key !== 'transaction') return (v as (...x: unknown[]) => unknown).bind(target);
     return (...a: unknown[]) => {
       const t0 = depth++ === 0 ? now() : 0;
       try {
