@@ -29,6 +29,23 @@ test('Serial2 on a uart board: setup, write bytes out, data events as binary str
   c.board.close();
 });
 
+test('Serial2 with no data listener keeps what arrives, up to 512 bytes, for available() and read() (jswrap_stream.c); a listener attached later gets only what comes after', (t) => {
+  const c = consoleBoard({ profile: uartProfile() });
+  c.type('Serial2.setup(9600)\r');
+  c.board.uartWrite(Buffer.from('more'));
+  c.board.uartWrite(Buffer.from([0x00, 0xff]));
+  t.regex(c.type('Serial2.available()\r'), /=6/);
+  t.regex(c.type('JSON.stringify(Serial2.read(2))\r'), /="\\"mo\\""/);
+  t.regex(c.type('var r=Serial2.read();r.length+","+r.charCodeAt(2)+","+r.charCodeAt(3)+","+Serial2.available()\r'), /="4,0,255,0"/);
+  t.regex(c.type('JSON.stringify(Serial2.read())\r'), /="\\"\\""/, 'nothing kept: an empty string');
+  c.board.uartWrite(Buffer.alloc(600, 0x41));
+  t.regex(c.type('Serial2.available()\r'), /=512/, 'Espruino keeps at most STREAM_MAX_BUFFER_SIZE');
+  c.type('var got=[];Serial2.on("data",function(d){got.push(d)})\r');
+  c.board.uartWrite(Buffer.from('new'));
+  t.regex(c.type('got.join("")+" "+Serial2.available()\r'), /="new 512"/);
+  c.board.close();
+});
+
 test('no UART global on a board whose profile has none', (t) => {
   const c = consoleBoard({ profile: loadProfile('emulated', repoRoot()) });
   t.regex(c.type('typeof Serial2\r'), /="undefined"/);

@@ -153,6 +153,12 @@ maybe(`QEMU board: Storage written, QEMU stopped and started again from the same
   t.is(fromBoard, 'hello gateway');
   await sleep(200);
   t.is(await value(emu.url, 'global.got'), 'hello board');
+  // With no 'data' listener Espruino keeps what arrives for available() and read(): the emulated board's
+  // Serial2 does the same (test/emulator-uart.test.ts).
+  await ask(emu.url, 'Serial2.removeAllListeners("data")');
+  sock.write('kept bytes');
+  await sleep(200);
+  t.is(await value(emu.url, 'Serial2.available()+","+Serial2.read(4)+","+Serial2.available()+","+global.got'), '10,kept,6,hello board');
   sock.destroy();
 
   await stop(emu);

@@ -5,13 +5,18 @@
 // byte), as a Serial's #ondata does. The wire is the host's: bytes written go to `transmit`, bytes that
 // arrive come in through the returned `receive`.
 //
-// Flow control is off unless setup() asks for {flow: "xon"} (jswrap_serial_setup), so every byte value
-// passes: the emulator has none. Where the emulator chooses (and says so): nothing is sent or received
-// before setup() (Espruino sets a USART up at 9600 baud on a first write; here a firmware that forgets
-// setup() is caught), and bytes that arrive while no 'data' listener is attached are dropped (Espruino
-// keeps them for read(); the firmware always listens). Event methods (on, removeAllListeners) are every
-// object's.
+// Bytes that arrive while no 'data' listener is attached are kept, as Espruino keeps them
+// (jswrap_stream_pushData): up to 512 bytes (STREAM_MAX_BUFFER_SIZE; the rest is lost), for available()
+// and read(chars) (jswrap_stream_read: all of it for chars ≤ 0 or ≥ what is kept, else the first chars);
+// a listener attached later does not get them. Flow control is off unless setup() asks for {flow: "xon"}
+// (jswrap_serial_setup), so every byte value passes: the emulator has none. Where the emulator chooses
+// (and says so): nothing is sent or received before setup() (Espruino sets a USART up at 9600 baud on a
+// first write; here a firmware that forgets setup() is caught). Event methods (on, removeAllListeners) are
+// every object's.
 import { bytesOf, binaryString, type Realm } from './realm.js';
+
+/** Espruino's STREAM_MAX_BUFFER_SIZE (src/jswrap_stream.h): what a Serial keeps with no listener. */
+const STREAM_MAX_BUFFER = 512;
 
 export interface SerialHost {
   realm: Realm;
@@ -57,10 +62,30 @@ export function serialObject(h: SerialHost): EmulatedSerial {
     print: { value: n((s: unknown) => guard(() => send([String(s)]))), enumerable: false },
     println: { value: n((s: unknown) => guard(() => send([String(s) + '\r\n']))), enumerable: false },
   });
+  // What arrived with no 'data' listener (a binary string), as Espruino's hidden buffer of the Serial.
+  let kept = '';
+  // Runs as the board's event: the sandbox's emit() says whether a listener took the data.
+  const sink = {
+    emit: (event: string, data: string) => {
+      if (!(obj.emit as (e: string, d: string) => boolean).call(obj, event, data)) kept = (kept + data).slice(0, STREAM_MAX_BUFFER);
+    },
+  };
+  Object.defineProperties(obj, {
+    available: { value: n(() => guard(() => kept.length)), enumerable: false },
+    read: {
+      value: n((chars?: unknown) => guard(() => {
+        const c = Math.trunc(Number(chars)) || 0;
+        const out = c <= 0 || c >= kept.length ? kept : kept.slice(0, c);
+        kept = kept.slice(out.length);
+        return out;
+      })),
+      enumerable: false,
+    },
+  });
   return {
     object: obj,
     receive: (b) => {
-      if (b.length && baud !== undefined) h.emit(obj, 'data', [binaryString(b)]);
+      if (b.length && baud !== undefined) h.emit(sink, 'data', [binaryString(b)]);
     },
     get baud() {
       return baud;
