@@ -246,9 +246,9 @@ maybe(`sealmq bench crypto --icount on a QEMU board in two boots: every op's ins
   // Per call = one batch's board time / `inner` calls. The bench starts each batch clear of the SysTick
   // interrupt (firmware/bench/systick.ts), so what is left between boots is the reading: each end of a batch
   // is read to one tick of the board's clock (5.95 instructions), whose phase follows the host, and each
-  // figure is rounded to a whole instruction (±0.5 each, 1 between two). And, we think (not proven), the heap's layout: Espruino
-  // searches for contiguous free variables, and which variables the console left in use follows how the
-  // host's bytes arrived; CI runs read 3 instructions a call apart (seal native 16 B in a batch of 4;
+  // figure is rounded to a whole instruction (±0.5 each, 1 between two). And, we think (not proven), the
+  // heap's layout: Espruino searches for contiguous free variables, and which variables the console left in
+  // use follows how the host's bytes arrived; CI runs read 3 instructions a call apart (seal native 16 B in a batch of 4;
   // aes128-cbc-decrypt native 16 B in a batch of 42, i.e. 21 ticks a batch). So the test holds issue 12's
   // bound on the per-call figure, one tick of the board's clock (or two ticks a batch for an op of one or
   // two calls a batch, where a reading is most of it), plus 1 for the rounding. docs/BENCHMARKS.md.
