@@ -107,6 +107,20 @@ test('timers: ids, clearTimeout(undefined) refused, clearTimeout() clears all', 
   c.board.close();
 });
 
+test('timers: an interval keeps its phase when its calls come late (next time = last due time + period, as Espruino)', async (t) => {
+  const c = consoleBoard();
+  // Another timer keeps the board busy 30 ms in every 37: most calls of the 50 ms interval come late.
+  // Rescheduled from when each call ran (Node's setInterval), that lateness would add up call after call.
+  c.type('\x10var ts = []; var id = setInterval(function(){ ts.push(getTime()); if (ts.length == 12) { clearInterval(id); clearInterval(busy); } }, 50);' +
+    ' var busy = setInterval(function(){ var e = getTime() + 0.03; while (getTime() < e); }, 37);\n');
+  for (let i = 0; i < 100 && evalOn(c, 'ts.length') !== '12'; i++) await new Promise((r) => setTimeout(r, 50));
+  const ts = JSON.parse(evalOn(c, 'ts')) as number[];
+  t.is(ts.length, 12);
+  const late = ts.map((x, k) => (x - ts[0] - k * 0.05) * 1000);
+  t.true(Math.max(...late) < 100, `calls late by ${late.map((x) => x.toFixed(0)).join(', ')} ms`);
+  c.board.close();
+});
+
 test('an unhandled promise rejection is reported on the console, not in the host process', async (t) => {
   const c = consoleBoard();
   c.type('\x10Promise.reject(new Error("nobody"))\n');

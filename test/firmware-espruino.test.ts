@@ -121,3 +121,19 @@ maybe('dist/firmware.js on Espruino: TOTP login, sealed readings, a command, a p
     rmSync(cwd, { recursive: true, force: true });
   }
 });
+
+maybe('timers on Espruino: an interval keeps its phase when its calls come late (what the emulated board imitates)', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'sealmq-timers-'));
+  const e = new EspruinoStdio(BIN!, cwd);
+  try {
+    // The emulated board's test of the same name (test/emulator-sandbox.test.ts) runs the same code.
+    await e.line('var ts = []; var id = setInterval(function(){ ts.push(getTime()); if (ts.length == 12) { clearInterval(id); clearInterval(busy); print("TS " + JSON.stringify(ts)); } }, 50);' +
+      ' var busy = setInterval(function(){ var e = getTime() + 0.03; while (getTime() < e); }, 37);');
+    const ts = JSON.parse((await e.wait(/TS (\[[^\]]*\])/))[1]) as number[];
+    const late = ts.map((x, k) => (x - ts[0] - k * 0.05) * 1000);
+    t.true(Math.max(...late) < 100, `calls late by ${late.map((x) => x.toFixed(0)).join(', ')} ms`);
+  } finally {
+    e.kill();
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});

@@ -27,7 +27,17 @@ export class BoardTimers {
     };
     const start = (period: number) => {
       const delay = Number.isFinite(period) && period > 0 ? period : 0;
-      return repeat ? setInterval(run, delay) : setTimeout(run, delay);
+      if (!repeat) return setTimeout(run, delay);
+      // As Espruino (jsinteractive.c, jsiIdle): an interval's next time is its last DUE time + the period, not
+      // the time its callback ran + the period (Node's setInterval), so boards keep their phase.
+      let due = performance.now() + delay;
+      const next = () => {
+        due += delay;
+        const t = this.timers.get(id);
+        if (t) t.handle = setTimeout(next, Math.max(0, due - performance.now()));
+        run();
+      };
+      return setTimeout(next, delay);
     };
     this.timers.set(id, { handle: start(ms), start });
     return id;
