@@ -7,7 +7,7 @@ import { loadVectors } from '../host/protocol/vectors.js';
 import { consoleBoard } from './emulator-helpers.js';
 import { encryptBlock128, expandKey128 } from '../host/emulator/aes128.js';
 import { espruinoAes } from '../host/emulator/espruino-crypto.js';
-import { bytesOf } from '../host/emulator/realm.js';
+import { binaryString, bytesOf } from '../host/emulator/realm.js';
 import { runInNewContext } from 'node:vm';
 
 const ka = loadVectors('known-answers.json');
@@ -97,19 +97,35 @@ test('AES-CBC with kept key schedules (aes-js): the same bytes as one-shot node:
   }
 });
 
-test('bytesOf: a lone string or buffer gives the same bytes as the general walk (chars over 255 keep their low byte)', (t) => {
+test('bytesOf: a lone string or buffer, or a list of one, gives the same bytes as the general walk (chars over 255 keep their low byte)', (t) => {
   const other = runInNewContext('({ ab: new Uint8Array([1, 2, 250]).buffer, u16: new Uint16Array([0x1234, 0xffff]) })') as { ab: ArrayBuffer; u16: Uint16Array };
   const base = new Uint8Array([9, 8, 7, 6, 5, 4, 3, 2]);
   const cases: unknown[] = ['', 'abc', '\u0141\u00ff\u0100\u2603x', 'x'.repeat(300), base, base.subarray(2, 5), new DataView(base.buffer, 1, 3), base.buffer, other.ab, other.u16];
   for (const v of cases) {
     const fast = bytesOf(v)!;
-    t.deepEqual([...fast], [...bytesOf([v])!], String(v));
+    // [v, ''] takes the general walk ('' adds no byte); [v] is a native's argument list of one.
+    t.deepEqual([...fast], [...bytesOf([v, ''])!], String(v));
+    t.deepEqual([...bytesOf([v])!], [...fast], `[${String(v)}]`);
     t.is(Object.getPrototypeOf(fast), Uint8Array.prototype);
   }
+  t.deepEqual([...bytesOf([[1, 2], 'a'])!], [1, 2, 97]);
+  t.deepEqual([...bytesOf([{ data: [7], count: 3 }])!], [7, 7, 7]);
+  t.is(bytesOf([{}]), undefined);
+  t.is(bytesOf([undefined]), undefined);
   // A copy: the board changing its buffer afterwards does not change bytes already taken.
   const b = bytesOf(base)!;
   base[0] = 0;
   t.is(b[0], 9);
+});
+
+test('binaryString: byte n is char code n, for every byte, at any offset and length', (t) => {
+  const all = new Uint8Array(600);
+  for (let i = 0; i < all.length; i++) all[i] = (i * 7) & 255;
+  for (const b of [all, all.subarray(3, 259), all.subarray(0, 0), Buffer.from(all.buffer, 5, 20)]) {
+    const s = binaryString(b);
+    t.is(s.length, b.length);
+    t.deepEqual([...s].map((c) => c.charCodeAt(0)), [...b]);
+  }
 });
 
 test('the one-table AES-128 (a seal\'s encryptions): FIPS-197 C.1 and A.1, and 2,000 random blocks as node:crypto, in place too', (t) => {

@@ -80,6 +80,9 @@ export function makeRealm(context: vm.Context): Realm {
  */
 export function bytesOf(v: unknown): Uint8Array | undefined {
   // One string or buffer (every call a seal makes): its bytes straight into the result, no list between.
+  // A list of one item is that item (walk below gives the same bytes): the natives' argument lists, as
+  // E.toUint8Array(json) and E.toString(frame) with each reading, take the direct paths.
+  if (Array.isArray(v) && v.length === 1) v = v[0];
   if (typeof v === 'string') {
     const u = new Uint8Array(v.length);
     for (let i = 0; i < v.length; i++) u[i] = v.charCodeAt(i); // a Uint8Array keeps the low byte, as & 255
@@ -124,7 +127,6 @@ export function bytesOf(v: unknown): Uint8Array | undefined {
 
 /** A byte array as Espruino's binary string (one char per byte, 0..255). */
 export function binaryString(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode.apply(null, Array.from(b.subarray(i, i + 8192)));
-  return s;
+  // latin1 is exactly that: byte n is char code n.
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
