@@ -10,8 +10,8 @@ import { linkUp, publishUp, sent } from './net-link.js';
 const answer = (o: any) => print('SMQ ' + JSON.stringify(o));
 const result = (e: string) => answer(e ? { ok: false, error: e } : { ok: true });
 
-/** Defines global SEALMQ (version, status, provision, challenge, totp, start, stop) over main.ts's start and stop. */
-export const installApi = (start: () => void, stop: () => void) => {
+/** Defines global SEALMQ (version, status, provision, challenge, totp, start, stop, align) over main.ts's start, stop and align. */
+export const installApi = (start: () => void, stop: () => void, align: (t: number) => boolean) => {
   global.SEALMQ = {
     version: __VERSION__,
     status: () => {
@@ -42,6 +42,9 @@ export const installApi = (start: () => void, stop: () => void) => {
     start: () => {
       start();
       result('');
+    },
+    align: (t: any) => {
+      result(!(t > 0) ? 'bad time' : align(t) ? '' : 'not reporting');
     },
     stop: (quiet?: boolean) => {
       stop();

@@ -47,6 +47,20 @@ const stop = () => {
   unschedule();
 };
 
+/**
+ * Readings at t + k·interval (t: board time, s) from now on, if reporting: lets a host spread many boards'
+ * readings over the interval (bench latency) or line them up. Until t the timer is a timeout (stop() clears it).
+ */
+const align = (t: number) => {
+  if (tick === undefined) return false;
+  unschedule();
+  tick = setTimeout(() => {
+    tick = undefined;
+    schedule();
+  }, Math.max(0, (t - getTime()) * 1000));
+  return true;
+};
+
 const start = () => {
   const c = devConfig();
   stop();
@@ -60,7 +74,7 @@ const start = () => {
 };
 
 print((__PLAIN__ ? 'sealmq RESEARCH PLAIN / NOT SECURE ' : 'sealmq ') + __VERSION__ + ' on ' + __BOARD__.name + '\ncrypto: ' + crypto);
-installApi(start, stop);
+installApi(start, stop, align);
 devLoad({
   store: S,
   suite: native || jsSuite,

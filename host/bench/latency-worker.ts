@@ -7,12 +7,14 @@ import type { LatencySample } from './latency.js';
 
 export type WorkerCommand =
   | { do: 'sync'; rounds: number; apply: boolean; biasPerRtt: number }
+  | { do: 'align'; atMs: number[] }
   | { do: 'measure'; on: boolean }
   | { do: 'stop' };
 
 export type WorkerReply =
   | { done: 'started' }
   | { done: 'sync'; clocks: import('../pipeline/pipeline.js').ClockSync[] }
+  | { done: 'align' }
   | { done: 'measure' }
   | { done: 'samples'; samples: LatencySample[]; rejected: number }
   | { done: 'stopped' }
@@ -48,7 +50,10 @@ port.on('message', (m: WorkerCommand) => {
   void (async () => {
     try {
       if (m.do === 'sync') post({ done: 'sync', clocks: await pipe!.syncClocks(m.rounds, m.apply, m.biasPerRtt) });
-      else if (m.do === 'measure') {
+      else if (m.do === 'align') {
+        await pipe!.alignReadings((i) => m.atMs[i]);
+        post({ done: 'align' });
+      } else if (m.do === 'measure') {
         measuring = m.on;
         if (!m.on) {
           post({ done: 'samples', samples, rejected });

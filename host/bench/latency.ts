@@ -15,6 +15,7 @@ import type { BoardTarget } from '../emulator/process.js';
 import { SealmqError } from '../errors.js';
 import type { WorkerCommand, WorkerReply } from './latency-worker.js';
 import { PLAIN_LABEL } from '../verifier/plain.js';
+import { hiresNow } from '../pipeline/console.js';
 
 export interface LatencyBenchOptions {
   boards: number;
@@ -185,6 +186,8 @@ class PipelineWorker {
 export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report: LatencyReport; samples: LatencySample[] }> {
   const interval = o.interval ?? 0.1;
   const warmup = o.warmupSeconds ?? 2;
+  // Every board's readings this far (ms) from the next board's, sealed and plain in turn (below).
+  const slot = (interval * 1000) / (2 * o.boards);
   const loadavgStart = loadavg().map(r3);
   const steps = 6;
   const progress = (label: string, done: number) => o.onProgress?.(label, done, steps);
@@ -214,6 +217,14 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
       ...(await plain.ask({ do: 'sync', rounds: 40, apply, biasPerRtt: 0 }, 'sync')).clocks,
     ];
     clockBiasPerRtt = median(clocks.map((c) => c.offsetMs / c.rttMs));
+    // Every board's readings a fixed 1/(2·boards) of the interval apart, sealed and plain in turn, so that no two
+    // readings meet on this machine's cores by chance (random phases put one board's reading in another's path in
+    // some runs and not others: ±0.1 ms on a board's p50) and each pipeline meets the other's alike.
+    const t0 = hiresNow() + 500;
+    await Promise.all([
+      sealed.ask({ do: 'align', atMs: Array.from({ length: o.boards }, (_, i) => t0 + 2 * i * slot) }, 'align'),
+      plain.ask({ do: 'align', atMs: Array.from({ length: o.boards }, (_, i) => t0 + (2 * i + 1) * slot) }, 'align'),
+    ]);
     progress('warm-up', 3);
     await new Promise((r) => setTimeout(r, warmup * 1000));
     progress(`measuring for ${o.seconds} s`, 4);
@@ -242,7 +253,7 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
     clocks, clockBiasPerRtt,
     method: 'Both pipelines run at once, each pipeline\'s broker and verifier in its own worker thread (own event loop), each board its own process ' +
       '(sealed-NN, plain-NN), every board reporting every ' +
-      `${interval} s; ${warmup} s warm-up discarded. Latency = verifier output time − the reading's "t" (board clock at the reading, before sealing; ` +
+      `${interval} s, readings spread evenly over the interval (SEALMQ.align: sealed and plain boards in turn, ${r3(slot)} ms apart); ${warmup} s warm-up discarded. Latency = verifier output time − the reading's "t" (board clock at the reading, before sealing; ` +
       'µs stamps from a bench build). Clocks: an emulated board\'s clock is the host clock (performance.timeOrigin + performance.now() in its ' +
       'process) plus any setTime offset, and no board gets one here (setTime is a no-op during the sealed provisioning, set through the console), ' +
       'so t and the verifier\'s clock agree to microseconds; the console estimate (best of 40 round trips, not applied) is reported as a check. ' +

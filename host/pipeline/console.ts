@@ -1,8 +1,9 @@
 // The pipeline's console helpers (pipeline.ts): the host's high-resolution wall clock, one line run on a
-// board through its console, and the NTP-style clock sync of a board over its console.
+// board through its console, the NTP-style clock sync of a board over its console, and moving its readings' phase.
 import { SealmqError } from '../errors.js';
 import { connectRepl } from '../link/repl.js';
 import { openLink } from '../link/open-link.js';
+import { smqCall } from '../board/smq.js';
 import type { ClockSync, PipelineBoard } from './pipeline.js';
 
 /** Milliseconds since the epoch with sub-millisecond resolution. */
@@ -20,6 +21,18 @@ export async function consoleRun(port: string, code: string): Promise<void> {
   }
 }
 
+/** Moves a board's readings to atMs + k·interval (host clock; SEALMQ.align in the board's time, which is the host's or aligned to it). */
+export async function alignReadings(b: Pick<PipelineBoard, 'name' | 'console'>, atMs: number): Promise<void> {
+  const link = await openLink(b.console);
+  const repl = await connectRepl(link);
+  try {
+    const r = await smqCall<{ ok: boolean; error?: string }>(repl, `SEALMQ.align(${(atMs / 1000).toFixed(6)})`);
+    if (!r.ok) throw new SealmqError('device', `the board ${b.name} did not move its readings: ${r.error ?? 'no answer'}`);
+  } finally {
+    repl.detach();
+    await link.close().catch(() => {});
+  }
+}
 
 /**
  * NTP-style over the console: the board's getTime() against the host's clock at the midpoint of the round

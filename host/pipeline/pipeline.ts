@@ -29,7 +29,7 @@ import { openRegistry, Registry } from '../registry/registry.js';
 import type { VerifierStats } from '../verifier/run.js';
 import type { VerifyResult } from '../verifier/verifier.js';
 import { PLAIN_LABEL, PlainResult, requireResearchInsecure } from '../verifier/plain.js';
-import { consoleRun, hiresNow, syncClock } from './console.js';
+import { alignReadings, consoleRun, hiresNow, syncClock } from './console.js';
 import { freePort, startInsecureMosquitto, startMosquitto, RunningMosquitto } from './mosquitto.js';
 import { plainCommand, plainSetup, plainVerifierOn } from './plain.js';
 import { sealedVerifierOn } from './sealed.js';
@@ -181,6 +181,8 @@ export interface Pipeline {
    * midpoint estimate reads the board ahead by about a third of the round trip here); default 0.
    */
   syncClocks(rounds?: number, apply?: boolean, biasPerRtt?: number): Promise<ClockSync[]>;
+  /** Moves board i's readings to atMs(i) + k·interval (host clock, ms): SEALMQ.align over each console. */
+  alignReadings(atMs: (i: number) => number): Promise<void>;
   /** Stops the boards' reporting (SEALMQ.stop) and returns how many messages each had handed to the broker. */
   stopReporting(): Promise<{ board: string; sent: number }[]>;
   /** Stops everything it started (verifier, boards, broker, registry) and removes the home unless keep. */
@@ -362,6 +364,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         return plainCommand(brokerUrl, prefix, deviceId, command, args, timeoutMs);
       },
       syncClocks: (rounds = 15, apply = true, biasPerRtt = 0) => Promise.all(boards.map((b) => syncClock(b, rounds, apply, biasPerRtt))),
+      alignReadings: async (atMs) => void (await Promise.all(boards.map((b, i) => alignReadings(b, atMs(i))))),
       async stopReporting() {
         const out: { board: string; sent: number }[] = [];
         for (const b of boards) {
