@@ -219,7 +219,7 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<{ report:
     clockBiasPerRtt = median(clocks.map((c) => c.offsetMs / c.rttMs));
     // Every board's readings a fixed 1/(2·boards) of the interval apart, sealed and plain in turn, so that no two
     // readings meet on this machine's cores by chance (random phases put one board's reading in another's path in
-    // some runs and not others: ±0.1 ms on a board's p50) and each pipeline meets the other's alike.
+    // some runs and not others: a board's p50 up to 0.25 ms off another's) and each pipeline meets the other's alike.
     const t0 = hiresNow() + 500;
     await Promise.all([
       sealed.ask({ do: 'align', atMs: Array.from({ length: o.boards }, (_, i) => t0 + 2 * i * slot) }, 'align'),

@@ -1,7 +1,7 @@
 // The pipeline's console helpers (pipeline.ts): the host's high-resolution wall clock, one line run on a
 // board through its console, the NTP-style clock sync of a board over its console, and moving its readings' phase.
 import { SealmqError } from '../errors.js';
-import { connectRepl } from '../link/repl.js';
+import { connectRepl, type Repl } from '../link/repl.js';
 import { openLink } from '../link/open-link.js';
 import { smqCall } from '../board/smq.js';
 import type { ClockSync, PipelineBoard } from './pipeline.js';
@@ -9,29 +9,27 @@ import type { ClockSync, PipelineBoard } from './pipeline.js';
 /** Milliseconds since the epoch with sub-millisecond resolution. */
 export const hiresNow = (): number => performance.timeOrigin + performance.now();
 
-/** Runs one line on a board through its console. */
-export async function consoleRun(port: string, code: string): Promise<void> {
+/** Opens a board's console, runs f on its REPL, and closes it again whatever happens. */
+export async function onConsole<T>(port: string, f: (repl: Repl) => Promise<T>): Promise<T> {
   const link = await openLink(port);
   const repl = await connectRepl(link);
   try {
-    await repl.run(code);
+    return await f(repl);
   } finally {
     repl.detach();
     await link.close().catch(() => {});
   }
 }
 
+/** Runs one line on a board through its console. */
+export async function consoleRun(port: string, code: string): Promise<void> {
+  await onConsole(port, (repl) => repl.run(code));
+}
+
 /** Moves a board's readings to atMs + k·interval (host clock; SEALMQ.align in the board's time, which is the host's or aligned to it). */
 export async function alignReadings(b: Pick<PipelineBoard, 'name' | 'console'>, atMs: number): Promise<void> {
-  const link = await openLink(b.console);
-  const repl = await connectRepl(link);
-  try {
-    const r = await smqCall<{ ok: boolean; error?: string }>(repl, `SEALMQ.align(${(atMs / 1000).toFixed(6)})`);
-    if (!r.ok) throw new SealmqError('device', `the board ${b.name} did not move its readings: ${r.error ?? 'no answer'}`);
-  } finally {
-    repl.detach();
-    await link.close().catch(() => {});
-  }
+  const r = await onConsole(b.console, (repl) => smqCall<{ ok: boolean; error?: string }>(repl, `SEALMQ.align(${(atMs / 1000).toFixed(6)})`));
+  if (!r.ok) throw new SealmqError('device', `the board ${b.name} did not move its readings: ${r.error ?? 'no answer'}`);
 }
 
 /**
@@ -41,9 +39,7 @@ export async function alignReadings(b: Pick<PipelineBoard, 'name' | 'console'>, 
  * remains is the provisioning's setTime (sent over the console, late by its transit).
  */
 export async function syncClock(b: Pick<PipelineBoard, 'name' | 'console'>, rounds: number, apply = true, biasPerRtt = 0): Promise<ClockSync> {
-  const link = await openLink(b.console);
-  const repl = await connectRepl(link);
-  try {
+  return onConsole(b.console, async (repl) => {
     let best = { rtt: Infinity, offset: 0 };
     for (let i = 0; i < rounds; i++) {
       const t0 = hiresNow();
@@ -59,8 +55,5 @@ export async function syncClock(b: Pick<PipelineBoard, 'name' | 'console'>, roun
     if (apply) await repl.run(`setTime(getTime()-(${(fix / 1000).toFixed(7)}))`);
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
     return { board: b.name, offsetMs: r3(best.offset), rttMs: r3(best.rtt), correctedMs: apply ? r3(fix) : 0 };
-  } finally {
-    repl.detach();
-    await link.close().catch(() => {});
-  }
+  });
 }

@@ -23,13 +23,11 @@ import { spawnEmulator, EmulatorProcess, targetBoard, type BoardTarget } from '.
 import { usageError } from '../errors.js';
 import { parseBrokerUrl } from '../gateway/gateway.js';
 import { startBoardGateway, type PipelineGateway } from './gateways.js';
-import { connectRepl } from '../link/repl.js';
-import { openLink } from '../link/open-link.js';
 import { openRegistry, Registry } from '../registry/registry.js';
 import type { VerifierStats } from '../verifier/run.js';
 import type { VerifyResult } from '../verifier/verifier.js';
 import { PLAIN_LABEL, PlainResult, requireResearchInsecure } from '../verifier/plain.js';
-import { alignReadings, consoleRun, hiresNow, syncClock } from './console.js';
+import { alignReadings, consoleRun, hiresNow, onConsole, syncClock } from './console.js';
 import { freePort, startInsecureMosquitto, startMosquitto, RunningMosquitto } from './mosquitto.js';
 import { plainCommand, plainSetup, plainVerifierOn } from './plain.js';
 import { sealedVerifierOn } from './sealed.js';
@@ -368,15 +366,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       async stopReporting() {
         const out: { board: string; sent: number }[] = [];
         for (const b of boards) {
-          const link = await openLink(b.console);
-          const repl = await connectRepl(link);
-          try {
-            const s = await smqCall<{ sent?: number; counter?: number }>(repl, 'SEALMQ.stop(true);SEALMQ.status()');
-            out.push({ board: b.name, sent: s.sent ?? s.counter ?? 0 });
-          } finally {
-            repl.detach();
-            await link.close();
-          }
+          const s = await onConsole(b.console, (repl) => smqCall<{ sent?: number; counter?: number }>(repl, 'SEALMQ.stop(true);SEALMQ.status()'));
+          out.push({ board: b.name, sent: s.sent ?? s.counter ?? 0 });
         }
         return out;
       },
