@@ -59,7 +59,7 @@ test('sealmq attack --help names the attacks, --target and the exit code; a bad 
   const bad = await sealmq(['attack', '--pipeline', 'open']);
   t.is(bad.code, 2);
   t.is((await sealmq(['attack', '--target', 'esp32'])).code, 2);
-  t.is((await sealmq(['attack', '--interval', '0.01'])).code, 2, 'faster than the firmware\'s 0.05 s');
+  t.is((await sealmq(['attack', '--interval', '0.01'])).code, 3, 'faster than the firmware\'s 0.05 s: a value out of its range');
   // The suite's --json belongs to `attack`; after a subcommand's name it is the subcommand's.
   const timing = await sealmq(['attack', 'timing', '--trials', '600', '--json']);
   t.is(JSON.parse(timing.stdout).trials, 600);

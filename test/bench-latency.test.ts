@@ -57,3 +57,17 @@ test('bench latency refuses a bad --broker (exit 2)', async (t) => {
   t.is(r.code, 2);
   t.regex(r.stderr, /--broker: embedded or mosquitto/);
 });
+
+test('bench latency, demo, emulate: a number out of its range or no number at all is bad input (exit 3), named', async (t) => {
+  for (const [args, re] of [
+    [['bench', 'latency', '--interval', 'nope'], /--interval: expected a number in \[0\.05, 60\], got "nope"/],
+    [['bench', 'latency', '--seconds', '0'], /--seconds: expected a number in \[1, 3600\]/],
+    [['demo', '--boards', '2.5'], /--boards: not a whole number/],
+    [['demo', '--interval', '0'], /--interval: expected a number in \(0, 3600\]/],
+    [['emulate', '--baud', '0'], /--baud: expected a positive whole number, got "0"/],
+  ] as [string[], RegExp][]) {
+    const r = await sealmq(args);
+    t.is(r.code, 3, args.join(' '));
+    t.regex(r.stderr, re);
+  }
+});

@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import { EXIT } from '../errors.js';
 import { COMPARERS, ComparerName, runTiming, TimingReport } from '../attack/timing.js';
 import { MAX_SEED } from '../fuzz/prng.js';
-import { grouped, intOption } from './int-option.js';
+import { grouped, intOption, numberOption } from './int-option.js';
 import { table } from './passphrase.js';
 import { progress } from './progress.js';
 import { ATTACKS, AttackName, AttackReport, DEFAULT_INTERVAL, runAttackSuite } from '../attack/pipelines.js';
@@ -72,12 +72,6 @@ function registerTiming(attack: Command): void {
     });
 }
 
-/** --interval: seconds, 0.05 (the firmware's fastest) … 60. */
-function seconds(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0.05 || n > 60) throw usageError(`--interval: expected seconds in [0.05, 60], got ${JSON.stringify(v)}`);
-  return n;
-}
 
 /** What the sealed side did, most frequent first: "bad-tag 40, replay 10". */
 function reasons(r: Record<string, number>): string {
@@ -122,7 +116,7 @@ export function register(program: Command): void {
     .addOption(new Option('--pipeline <which>', `plain (the RESEARCH PLAIN pipeline, ${PLAIN_LABEL}), sealed, or both`).choices(['plain', 'sealed', 'both']).default('sealed'))
     .addOption(new Option('--broker <kind>', 'embedded (aedes inside sealmq) or mosquitto (the OS package, started on a free loopback port)').choices(['embedded', 'mosquitto']).default('embedded'))
     .addOption(new Option('--target <target>', 'what runs the boards: emulated (ours), espruino (Espruino\'s own Linux interpreter) or qemu (Espruino\'s STM32 firmware on qemu-system-arm; MQTT over its second UART through a gateway per board, and the relay between the gateways and the broker)').choices([...BOARD_TARGETS]).default('emulated'))
-    .option('--interval <s>', `seconds between readings on the boards (default: ${[...new Set(Object.values(DEFAULT_INTERVAL))].length === 1 ? `${DEFAULT_INTERVAL.emulated} on every target, the firmware's fastest` : Object.entries(DEFAULT_INTERVAL).map(([t, v]) => `${t} ${v}`).join(', ')})`, seconds)
+    .option('--interval <s>', `seconds between readings on the boards (default: ${[...new Set(Object.values(DEFAULT_INTERVAL))].length === 1 ? `${DEFAULT_INTERVAL.emulated} on every target, the firmware's fastest` : Object.entries(DEFAULT_INTERVAL).map(([t, v]) => `${t} ${v}`).join(', ')})`, numberOption('interval', 0.05, 60))
     .option('--runs <n>', 'repetitions of each attack on each pipeline', intOption('runs', 1, 100_000), 100)
     .addOption(new Option('--attack <name...>', 'attacks to run (default: all)').choices([...ATTACKS]))
     .option('--json', 'one JSON object on stdout instead of a table (and what the suite is doing on stderr)')

@@ -7,15 +7,10 @@ import { join, resolve } from 'node:path';
 import { runDashboardBench, DashboardBenchReport } from '../bench/dashboard.js';
 import type { Percentiles } from '../bench/latency.js';
 import { inputError, usageError } from '../errors.js';
-import { grouped, intOption } from './int-option.js';
+import { grouped, intOption, numberOption } from './int-option.js';
 import { table } from './passphrase.js';
 import { progress } from './progress.js';
 
-const num = (name: string, lo: number, hi: number) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < lo || n > hi) throw usageError(`--${name}: expected a number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
-  return n;
-};
 const ms = (x: number | null) => (x === null ? '-' : x.toFixed(1));
 const row = (name: string, p: Percentiles) => [name, ms(p.p50Ms), ms(p.p95Ms), ms(p.p99Ms), ms(p.maxMs), grouped(p.n)];
 
@@ -42,8 +37,8 @@ export function registerBenchDashboard(bench: Command): void {
   bench.command('dashboard')
     .description('N devices × R readings/s, sealed, through the embedded broker and the registry verifier to the dashboard page in headless Chromium: delivered ÷ sent, lag to the page (p50/p95/p99), what the server held unsent')
     .option('--devices <n>', 'synthetic devices', intOption('devices', 1, 1000), 100)
-    .option('--rate <r>', 'readings per second per device', num('rate', 0.1, 100), 10)
-    .option('--seconds <s>', 'seconds of publishing', num('seconds', 1, 3600), 20)
+    .option('--rate <r>', 'readings per second per device', numberOption('rate', 0.1, 100), 10)
+    .option('--seconds <s>', 'seconds of publishing', numberOption('seconds', 1, 3600), 20)
     .option('--chromium <path>', 'Chromium executable (default $CHROMIUM_BIN or /usr/bin/chromium)')
     .option('--out <dir>', 'directory for dashboard.json', 'bench-out')
     .option('--json', 'one JSON object on stdout instead of a table')

@@ -7,15 +7,9 @@ import { resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { runLatencyBench, writeLatencyOutputs, LatencyReport, Percentiles } from '../bench/latency.js';
 import { PLAIN_LABEL } from '../verifier/plain.js';
-import { intOption } from './int-option.js';
+import { intOption, numberOption } from './int-option.js';
 import { table } from './passphrase.js';
 import { progress } from './progress.js';
-
-const num = (name: string, lo: number, hi: number) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < lo || n > hi) throw usageError(`--${name}: expected a number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
-  return n;
-};
 
 const ms = (x: number | null) => (x === null ? '-' : x.toFixed(3));
 const row = (name: string, p: Percentiles) => [name, ms(p.p50Ms), ms(p.p95Ms), ms(p.p99Ms), ms(p.maxMs), String(p.n)];
@@ -49,11 +43,11 @@ export function registerBenchLatency(bench: Command): void {
     .description(`end-to-end latency, board reading → verifier output, of the sealed pipeline and the research plain pipeline (${PLAIN_LABEL}) in one run on emulated boards or Espruino's Linux interpreter: p50/p95/p99/max and the overhead of sealing`)
     .option('--boards <n>', 'boards per pipeline', intOption('boards', 1, 16), 3)
     .addOption(new Option('--target <target>', 'what runs the boards: emulated, espruino (Espruino\'s own Linux interpreter; its clock is the host\'s too) or qemu (Espruino\'s STM32 firmware on QEMU, MQTT through a gateway each; its clock is aligned over the console first)').choices([...BOARD_TARGETS]).default('emulated'))
-    .option('--seconds <s>', 'measured seconds (after a warm-up)', num('seconds', 1, 3600), 20)
+    .option('--seconds <s>', 'measured seconds (after a warm-up)', numberOption('seconds', 1, 3600), 20)
     .option('--broker <kind>', 'embedded, or mosquitto (the OS package: the sealed pipeline on the emitted deny-by-default config with the TOTP plugin, the plain one anonymous)', 'embedded')
-    .option('--interval <s>', 'seconds between readings on each board', num('interval', 0.05, 60), 0.1)
+    .option('--interval <s>', 'seconds between readings on each board', numberOption('interval', 0.05, 60), 0.1)
     .option('--verifier-store <store>', 'registry (durable before output, as sealmq verify) or memory (no fsync: to separate storage from the protocol; not the product)', 'registry')
-    .option('--warmup <s>', 'seconds of readings discarded first', num('warmup', 0, 600), 2)
+    .option('--warmup <s>', 'seconds of readings discarded first', numberOption('warmup', 0, 600), 2)
     .option('--out <dir>', 'directory for latency.json, latency.csv (one row per reading) and latency.svg', 'bench-out')
     .option('--json', 'one JSON object on stdout instead of a table')
     .addHelpText('after', '\nBoth pipelines run at the same time, so the machine\'s load falls on both alike. The plain pipeline is\nstarted for this comparison only (RESEARCH PLAIN / NOT SECURE). Method and figures: docs/BENCHMARKS.md.\nExit code: 0 when both pipelines delivered readings; 1 otherwise.')

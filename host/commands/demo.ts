@@ -2,17 +2,11 @@
 import { Command, Option } from 'commander';
 import { BOARD_TARGETS } from '../emulator/process.js';
 import { EXIT, usageError } from '../errors.js';
+import { intOption, numberOption } from './int-option.js';
 import { runDemo, DemoEvent } from '../demo/demo.js';
 import type { PipelineDashboard } from '../dashboard/demo.js';
 import { PLAIN_LABEL, requireResearchInsecure } from '../verifier/plain.js';
 
-function positive(name: string, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0 || n > max) throw usageError(`--${name}: expected a number in (0, ${max}], got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
 
 function show(e: DemoEvent): string {
   switch (e.type) {
@@ -44,9 +38,9 @@ function dashboardOption(listen: string | true, reportsDir: string | undefined, 
 export function register(program: Command): void {
   program.command('demo')
     .description('run the whole pipeline here: embedded broker, N emulated boards flashed and provisioned through their consoles, the verifier, a command round trip')
-    .option('--boards <n>', 'number of emulated boards', positive('boards', 32), 3)
-    .option('--seconds <s>', 'how long the boards report', positive('seconds', 3600), 20)
-    .option('--interval <s>', 'seconds between readings on each board', positive('interval', 3600), 1)
+    .option('--boards <n>', 'number of emulated boards', intOption('boards', 1, 32), 3)
+    .option('--seconds <s>', 'how long the boards report', numberOption('seconds', 0, 3600, true), 20)
+    .option('--interval <s>', 'seconds between readings on each board', numberOption('interval', 0, 3600, true), 1)
     .option('--board <name>', 'board profile of the emulated boards (emulated-uart: no network, MQTT over a UART through a sealmq gateway per board)', 'emulated')
     .addOption(new Option('--target <target>', 'what runs the boards: emulated (ours), espruino (Espruino\'s own Linux interpreter, built by `npm run espruino -- linux`) or qemu (Espruino\'s STM32 firmware on qemu-system-arm, `npm run espruino -- qemu`; MQTT over its second UART through a gateway per board)').choices([...BOARD_TARGETS]).default('emulated'))
     .option('--keep', 'keep the throw-away SEALMQ_HOME (registry, flash files) and print where it is')

@@ -11,6 +11,7 @@ import { loadProfile } from '../emulator/profile.js';
 import { repoRoot } from '../protocol/vectors.js';
 import { isDeviceId } from '../../core/ids.js';
 import { inputError, usageError } from '../errors.js';
+import { positiveWholeOption } from './int-option.js';
 import { runPowerCutCampaign } from '../emulator/power-cuts.js';
 import { serveEspruino } from '../espruino/serve.js';
 import { serveQemu } from '../qemu/serve.js';
@@ -32,12 +33,6 @@ const parseConsoleUrl = (v: string) => parseTcpUrl('--console', v);
 /** Options only the QEMU board has. */
 const QEMU_ONLY = ['icount'] as const;
 
-function positiveInt(name: string) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) <= 0) throw usageError(`--${name}: expected a positive whole number, got ${JSON.stringify(v)}`);
-    return Number(v);
-  };
-}
 
 /** `--cuts N`: the power-cut campaign (host/emulator/power-cuts.ts); exit 1 if any counter was reused. */
 async function campaign(o: { cuts: number; seed?: number; k?: number; json?: boolean; nativeCrypto?: boolean }): Promise<void> {
@@ -68,9 +63,9 @@ export function register(program: Command): void {
     .description('run a board behind a console: our emulated Espruino board (the firmware bundle in a sandbox with Espruino\'s globals), or Espruino\'s own Linux interpreter; Storage in a file, a REPL on a TCP console')
     .addOption(new Option('--target <target>', 'what runs the board: emulated (ours, in this process), espruino (Espruino\'s Linux build: ESPRUINO_BIN, or the recipe\'s cached build) or qemu (Espruino\'s STM32 firmware on qemu-system-arm: SEALMQ_QEMU_FIRMWARE, or the recipe\'s cached build)').choices([...BOARD_TARGETS]).default('emulated'))
     .option('--name <id>', 'board name (also names the default flash file: <id>.flash, <id>.espruino.flash or <id>.qemu.flash); required unless --cuts')
-    .option('--cuts <n>', 'instead of serving a console: run a power-cut campaign of n random cuts on the firmware and report counter reuse', positiveInt('cuts'))
-    .option('--seed <n>', 'with --cuts: PRNG seed, to replay a campaign exactly', positiveInt('seed'))
-    .option('--k <n>', 'with --cuts: counter block size K given to the board', positiveInt('k'))
+    .option('--cuts <n>', 'instead of serving a console: run a power-cut campaign of n random cuts on the firmware and report counter reuse', positiveWholeOption('cuts'))
+    .option('--seed <n>', 'with --cuts: PRNG seed, to replay a campaign exactly', positiveWholeOption('seed'))
+    .option('--k <n>', 'with --cuts: counter block size K given to the board', positiveWholeOption('k'))
     .option('--json', 'with --cuts: print the result as one JSON object')
     .option('--console <url>', 'where the board listens for its console cable: tcp://127.0.0.1:PORT (0 = any free port)', 'tcp://127.0.0.1:0')
     .option('--pty <path>', 'also expose the console as a pseudo-terminal at this path (needs socat)')
@@ -78,7 +73,7 @@ export function register(program: Command): void {
     .option('--icount', 'qemu: the board\'s clock counts instructions (-icount shift=0), so on-device timings repeat exactly')
     .option('--board <name>', 'board profile: boards/<name>.json, or a path to a .json file (default: ESP32-like)')
     .addOption(new Option('--no-native-crypto', 'behave like a build without require("crypto")'))
-    .option('--baud <n>', 'throttle console traffic both ways to this baud rate (10 bits per byte)', positiveInt('baud'))
+    .option('--baud <n>', 'throttle console traffic both ways to this baud rate (10 bits per byte)', positiveWholeOption('baud'))
     .option('--uart <url>', 'serve the board\'s UART for MQTT (`sealmq gateway --uart`) as a TCP server at tcp://HOST:PORT (0 = any free port; printed as "uart URL"): qemu, its Serial2 (USART2); emulated, a "uart" network profile\'s UART (e.g. --board emulated-uart) at the profile\'s baud rate')
     .option('--quiet-banner', 'do not print the start-up banner on the console')
     .option('--firmware-version <v>', 'the Espruino version it reports, e.g. 2v24 (before 2v25: no packet protocol)')

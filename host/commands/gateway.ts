@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { startGateway, type GatewayEvent, type Traffic } from '../gateway/gateway.js';
 import { DEFAULT_MAX_PACKET } from '../gateway/framing.js';
 import { usageError } from '../errors.js';
+import { positiveWholeOption } from './int-option.js';
 
 const traffic = (t: Traffic) => `${t.packets} packets, ${t.bytes} bytes`;
 
@@ -19,20 +20,14 @@ function describe(e: GatewayEvent): string {
   }
 }
 
-function positiveInt(name: string) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) <= 0) throw usageError(`--${name}: expected a positive whole number, got ${JSON.stringify(v)}`);
-    return Number(v);
-  };
-}
 
 export function register(program: Command): void {
   program.command('gateway')
     .description('relay the MQTT stream of a board without a network (on its UART) to a broker; sees only sealed frames and one-time logins')
     .requiredOption('--uart <url>', 'the board\'s UART: tcp://HOST:PORT (QEMU -serial tcp:…,server, ser2net, sealmq emulate --uart) or a serial device (/dev/ttyUSB1)')
     .requiredOption('--broker <url>', 'the broker: mqtt://HOST:PORT')
-    .option('--baud <n>', 'serial device speed; must match the board profile\'s uart.baud', positiveInt('baud'), 115200)
-    .option('--max-packet <n>', 'largest MQTT packet relayed either way (Remaining Length, bytes); a bigger one drops the session', positiveInt('max-packet'), DEFAULT_MAX_PACKET)
+    .option('--baud <n>', 'serial device speed; must match the board profile\'s uart.baud', positiveWholeOption('baud'), 115200)
+    .option('--max-packet <n>', 'largest MQTT packet relayed either way (Remaining Length, bytes); a bigger one drops the session', positiveWholeOption('max-packet'), DEFAULT_MAX_PACKET)
     .option('--json', 'events as JSON lines on stdout')
     .addHelpText('after', `
 Sessions: a CONNECT from the board opens a broker connection; the board's 0x00 closes it; when the broker

@@ -1,4 +1,5 @@
-// Whole-number command-line options with a range, for the measurement commands (fuzz, attack, bench).
+// Numeric command-line options with a range, for the measurement and board commands. A value out of its range
+// (or no number at all) is bad input, exit 3, as docs/ARCHITECTURE.md "Exit codes" has it.
 import { inputError } from '../errors.js';
 
 /** A commander option parser: a whole number in lo..hi, else an input error naming the option. */
@@ -9,6 +10,25 @@ export function intOption(name: string, lo: number, hi: number) {
     const n = Number(s);
     if (!Number.isSafeInteger(n) || n < lo || n > hi) throw inputError(`--${name}: must be ${lo}..${hi}, got ${v}`);
     return n;
+  };
+}
+
+/** A commander option parser: a number in [lo, hi] (lo itself refused with aboveLo), else an input error naming the option. */
+export function numberOption(name: string, lo: number, hi: number, aboveLo = false) {
+  return (v: string): number => {
+    const n = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(n) || n < lo || (aboveLo && n === lo) || n > hi) {
+      throw inputError(`--${name}: expected a number in ${aboveLo ? '(' : '['}${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    }
+    return n;
+  };
+}
+
+/** A commander option parser: a whole number above 0 (no upper bound of its own), else an input error naming the option. */
+export function positiveWholeOption(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) <= 0) throw inputError(`--${name}: expected a positive whole number, got ${JSON.stringify(v)}`);
+    return Number(v);
   };
 }
 
