@@ -18,13 +18,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * A tool that opens the PTY just as socat re-creates it meets EIO, or no PATH at all if the machine is so
  * loaded that the next socat is not up yet (a harness race, not the board's; console-server.ts makes the
- * next one ahead to keep it rare): once more.
+ * next one ahead to keep it rare): once more, waiting longer each time (a CI run met no PATH for 4 tries in 1.5 s).
  */
 async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   for (let i = 0; ; i++) {
     const r = await sealmq(args, env);
-    if (i >= 3 || r.code !== 4 || !/EIO|is not open|no such device|no such port/.test(r.stderr)) return r;
-    await sleep(500);
+    if (i >= 6 || r.code !== 4 || !/EIO|is not open|no such device|no such port/.test(r.stderr)) return r;
+    await sleep(500 * (i + 1)); // a socat slow to start on a loaded machine: up to ~10 s in all
   }
 }
 

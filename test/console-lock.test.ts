@@ -32,14 +32,14 @@ async function overPty<T>(f: () => Promise<T>): Promise<T> {
       return await f();
     } catch (e) {
       if (i >= 3 || !PTY_RACE.test(String((e as Error).message))) throw e;
-      await sleep(500);
+      await sleep(500 * (i + 1)); // a socat slow to start on a loaded machine: up to ~10 s in all
     }
   }
 }
 async function cliOverPty(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   for (let i = 0; ; i++) {
     const r = await sealmq(args, env);
-    if (i >= 3 || r.code !== 4 || !PTY_RACE.test(r.stderr)) return r;
+    if (i >= 6 || r.code !== 4 || !PTY_RACE.test(r.stderr)) return r;
     await sleep(500);
   }
 }

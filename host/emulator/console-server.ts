@@ -44,6 +44,9 @@ export class ConsoleServer {
   /** Every socat still running. */
   private readonly socats = new Set<ChildProcess>();
   private spareCount = 0;
+  /** PATH has named a terminal once (the first placement's error is listen()'s); failed placements since. */
+  private placed = false;
+  private placeFailures = 0;
   private closing = false;
   private toClient: (b: Buffer) => void;
   private toBoard: (b: Buffer) => void;
@@ -138,13 +141,26 @@ export class ConsoleServer {
     const next = this.standby ?? this.spawnSpare();
     this.standby = undefined;
     this.onPath = next;
-    await next.ready;
-    if (this.closing || this.onPath !== next) return;
     try {
-      renameSync(next.tmp, this.opts.ptyPath!);
+      await next.ready;
+      if (this.closing || this.onPath !== next) return;
+      try {
+        renameSync(next.tmp, this.opts.ptyPath!);
+      } catch (e) {
+        throw new Error(`cannot put the pseudo-terminal at ${this.opts.ptyPath}: ${(e as Error).message}`);
+      }
     } catch (e) {
-      throw new Error(`cannot put the pseudo-terminal at ${this.opts.ptyPath}: ${(e as Error).message}`);
+      // Once PATH has served a tool, a spare that never came up (socat slow to start on a loaded machine, or
+      // failing) must not leave PATH gone for good: a fresh one is tried, waiting longer each time (ten times).
+      if (this.onPath === next) this.onPath = undefined;
+      next.child.kill('SIGTERM');
+      if (this.placed && !this.closing && ++this.placeFailures <= 10) {
+        setTimeout(() => !this.closing && !this.onPath && this.placeNext().catch(() => undefined), 200 * this.placeFailures);
+      }
+      throw e;
     }
+    this.placed = true;
+    this.placeFailures = 0;
     const standby = this.spawnSpare();
     this.standby = standby;
     standby.ready.catch(() => undefined);
