@@ -72,7 +72,6 @@ function registerTiming(attack: Command): void {
     });
 }
 
-
 /** What the sealed side did, most frequent first: "bad-tag 40, replay 10". */
 function reasons(r: Record<string, number>): string {
   return Object.entries(r).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');

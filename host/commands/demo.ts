@@ -7,7 +7,6 @@ import { runDemo, DemoEvent } from '../demo/demo.js';
 import type { PipelineDashboard } from '../dashboard/demo.js';
 import { PLAIN_LABEL, requireResearchInsecure } from '../verifier/plain.js';
 
-
 function show(e: DemoEvent): string {
   switch (e.type) {
     case 'phase': return `· ${e.text}\n`;

@@ -33,7 +33,6 @@ const parseConsoleUrl = (v: string) => parseTcpUrl('--console', v);
 /** Options only the QEMU board has. */
 const QEMU_ONLY = ['icount'] as const;
 
-
 /** `--cuts N`: the power-cut campaign (host/emulator/power-cuts.ts); exit 1 if any counter was reused. */
 async function campaign(o: { cuts: number; seed?: number; k?: number; json?: boolean; nativeCrypto?: boolean }): Promise<void> {
   const tty = !o.json && process.stderr.isTTY;

@@ -20,7 +20,6 @@ function describe(e: GatewayEvent): string {
   }
 }
 
-
 export function register(program: Command): void {
   program.command('gateway')
     .description('relay the MQTT stream of a board without a network (on its UART) to a broker; sees only sealed frames and one-time logins')
