@@ -41,22 +41,31 @@ test('sealmq bench verifier --json writes verifier.json and verifier.csv under -
   t.regex(table.stdout, /budget \(DESIGN\.md §8\)/);
   t.true(existsSync(join(out, 'verifier.csv')));
   t.is((await sealmq(['bench', 'verifier', '--frames', '0'])).code, 3);
+  const shots = await sealmq(['bench', 'verifier', '--through-broker', '--shots', '0']);
+  t.is(shots.code, 3);
+  t.regex(shots.stderr, /--shots/);
 });
 
-test('sealmq bench verifier --through-broker: synthetic publishers (own process, --packets-per-write) through the embedded broker and Mosquitto to the registry verifier in its own process', async (t) => {
+test('sealmq bench verifier --through-broker: synthetic publishers (own process, --packets-per-write) through the embedded broker and Mosquitto to the registry verifier in its own process, in shots', async (t) => {
   const out = join(tmpHome('sealmq-bench-broker-'), 'results');
-  const run = await sealmq(['bench', 'verifier', '--frames', '300', '--runs', '1', '--through-broker', '--publishers', '6', '--publisher-frames', '15', '--packets-per-write', '4', '--json', '--out', out], {}, 110_000);
+  const run = await sealmq(['bench', 'verifier', '--frames', '300', '--runs', '1', '--through-broker', '--publishers', '6', '--publisher-frames', '15', '--shots', '3', '--packets-per-write', '4', '--json', '--out', out], {}, 110_000);
   t.is(run.code, 0, run.stderr);
   const j = JSON.parse(run.stdout);
   const b = j.broker;
-  // 15 frames a publisher, 4 packets a write: the last write of each holds 3, and every frame still arrives whole.
-  t.like(b, { broker: 'embedded', publishers: 6, framesPerPublisher: 15, packetsPerWrite: 4, frames: 90, accepted: 90, rejected: 0 });
+  // 15 frames a publisher a shot, 4 packets a write: the last write of each holds 3, and every frame still arrives
+  // whole; three shots, the counters going on (a shot that started again at 1 would be refused as replays).
+  t.like(b, { broker: 'embedded', publishers: 6, framesPerPublisher: 15, packetsPerWrite: 4, frames: 270, accepted: 270, rejected: 0 });
+  t.is(b.shots.length, 3);
+  t.deepEqual(b.shots.map((s: { accepted: number }) => s.accepted), [90, 90, 90]);
+  const fps = b.shots.map((s: { framesPerSecond: number }) => s.framesPerSecond).sort((x: number, y: number) => x - y);
+  t.is(b.framesPerSecond, fps[1], 'the median shot');
+  t.deepEqual(b.framesPerSecondRange, { min: fps[0], max: fps[2] });
   t.regex(b.method, /4 packets a write/);
-  t.true(b.commits >= 1 && b.commits < 90, `commits ${b.commits}: grouped, not one per frame`);
+  t.true(b.commits >= 1 && b.commits < 270, `commits ${b.commits}: grouped, not one per frame`);
   t.true(b.publishSeconds >= 0);
   const m = j.mosquitto;
   if (haveMosquitto()) {
-    t.like(m, { broker: 'mosquitto', frames: 90, accepted: 90, rejected: 0 });
+    t.like(m, { broker: 'mosquitto', frames: 270, accepted: 270, rejected: 0 });
     t.true(m.framesPerSecond > 0);
   } else t.regex(m.skipped, /mosquitto not found/);
   t.true(b.framesPerSecond > 0 && b.verifierFramesPerSecond > 0);
@@ -67,9 +76,9 @@ test('sealmq bench verifier --through-broker: synthetic publishers (own process,
   t.true(b.memory.peak.heapUsed >= b.memory.before.heapUsed);
   t.true(b.memory.samples >= 1);
   const csv = readFileSync(join(out, 'verifier.csv'), 'utf8').trim().split('\n');
-  t.true(csv.some((row) => /^broker,1,90,/.test(row)));
-  if (haveMosquitto()) t.regex(csv[csv.length - 1], /^broker-mosquitto,1,90,/);
+  for (const shot of [1, 2, 3]) t.true(csv.some((row) => row.startsWith(`broker,${shot},90,`)), `CSV row of shot ${shot}`);
+  if (haveMosquitto()) t.regex(csv[csv.length - 1], /^broker-mosquitto,3,90,/);
   const svg = readFileSync(join(out, 'verifier.svg'), 'utf8');
   t.regex(svg, /^<svg/);
-  t.regex(svg, /through the broker/);
+  t.regex(svg, /via the broker \(6 devices, 3 shots\)/);
 });

@@ -22,6 +22,8 @@ export interface PublisherStart {
   url: string;
   prefix: string;
   framesPerPublisher: number;
+  /** Shots: each publisher sends framesPerPublisher frames a shot, its counters going on from shot to shot. */
+  shots: number;
   /** Packets written to a socket at once (1: one write, so one TCP segment, a reading). */
   packetsPerWrite: number;
   devices: { id: string; root: string; otpSeed: string }[];
@@ -29,8 +31,8 @@ export interface PublisherStart {
 
 export type PublisherMessage =
   | { type: 'ready'; frameBytes: number }
-  /** performance.timeOrigin + performance.now() (ms since the epoch) of the first publish and the last write. */
-  | { type: 'published'; firstAt: number; lastAt: number; cpuMs: number }
+  /** performance.timeOrigin + performance.now() (ms since the epoch) of the shot's first publish and last write. */
+  | { type: 'published'; shot: number; firstAt: number; lastAt: number; cpuMs: number }
   | { type: 'error'; message: string };
 
 const T0 = 1767225600;
@@ -63,13 +65,27 @@ process.once('message', (start: PublisherStart) => {
     const per = start.framesPerPublisher;
     const batch = Math.max(1, start.packetsPerWrite);
     const writes = Math.ceil(per / batch);
+    const all = per * start.shots;
+    let frameBytes = 0;
+    // Each device's packets of every shot in one buffer, written in views (chunks[shot][write]): a few thousand
+    // objects on the heap, not one per frame.
     const devices = start.devices.map((d, n) => {
       const k = deriveKeys(P, fromHex(d.root), d.id, 'up', 0);
       const topic = `${start.prefix}/${d.id}/up`;
-      const frames = Array.from({ length: per }, (_, i) => seal(P, k, d.id, 'up', 'up', 0, i + 1, reading(n * per + i)));
-      const packets = frames.map((f) => publishPacket(topic, f));
-      const chunks = Array.from({ length: writes }, (_, w) => Buffer.concat(packets.slice(w * batch, (w + 1) * batch)));
-      return { ...d, frames, chunks };
+      const packets = Array.from({ length: all }, (_, i) => {
+        const f = seal(P, k, d.id, 'up', 'up', 0, i + 1, reading(n * all + i));
+        frameBytes = f.length;
+        return publishPacket(topic, f);
+      });
+      const bytes = Buffer.concat(packets);
+      const ends: number[] = [];
+      packets.reduce((at, p) => (ends.push(at + p.length), at + p.length), 0);
+      const end = (i: number) => (i === 0 ? 0 : ends[i - 1]);
+      const chunks = Array.from({ length: start.shots }, (_, s) => Array.from({ length: writes }, (_, w) => {
+        const from = s * per + w * batch;
+        return bytes.subarray(end(from), end(Math.min(from + batch, (s + 1) * per)));
+      }));
+      return { ...d, chunks };
     });
     const now = Math.floor(Date.now() / 1000);
     const clients: mqtt.MqttClient[] = [];
@@ -77,15 +93,16 @@ process.once('message', (start: PublisherStart) => {
       clients.push(...(await Promise.all(devices.slice(i, i + 20).map((d) =>
         connect(start.url, d.id, totp(sha1, 64, fromHex(d.otpSeed), now, DEVICE_TOTP_STEP, DEVICE_TOTP_DIGITS))))));
     }
-    send({ type: 'ready', frameBytes: devices[0]?.frames[0]?.length ?? 0 });
-    process.on('message', (m: { type: string }) => {
+    send({ type: 'ready', frameBytes });
+    process.on('message', (m: { type: string; shot?: number }) => {
       if (m.type === 'go') {
+        const shot = m.shot!;
         const firstAt = wallMs();
         const cpu0 = process.cpuUsage();
         const sockets = clients.map((c) => c.stream as unknown as Writable);
         void (async () => {
           for (let i = 0; i < writes; i++) {
-            for (let k = 0; k < devices.length; k++) sockets[k].write(devices[k].chunks[i]);
+            for (let k = 0; k < devices.length; k++) sockets[k].write(devices[k].chunks[shot][i]);
             // Let the sockets drain (and the broker's replies be read) every round.
             await new Promise((r) => setImmediate(r));
           }
@@ -94,7 +111,7 @@ process.once('message', (start: PublisherStart) => {
         })().then(() => {
           const lastAt = wallMs();
           const cpu = process.cpuUsage(cpu0);
-          send({ type: 'published', firstAt, lastAt, cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
+          send({ type: 'published', shot, firstAt, lastAt, cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
         }, (e: Error) => send({ type: 'error', message: e.message }));
       }
       if (m.type === 'close') {

@@ -287,12 +287,15 @@ export function runVerifierBench(o: VerifierBenchOptions): VerifierBenchReport {
   };
 }
 
-/** The runs as CSV (one row per pass, warm-up included as run 0). */
+/** The runs as CSV (one row per pass, warm-up included as run 0; through a broker, one per shot). */
 export function benchCsv(r: VerifierBenchReport): string {
   const rows = ['kind,run,frames,seconds,cpu_seconds,frames_per_second,cpu_frames_per_second,opened'];
   for (const d of r.detail) rows.push([d.kind, d.run, d.frames, d.seconds, d.cpuSeconds, d.framesPerSecond, d.cpuFramesPerSecond, d.opened ?? ''].join(','));
-  if (r.broker) rows.push(['broker', 1, r.broker.frames, r.broker.seconds, '', r.broker.framesPerSecond, '', r.broker.accepted].join(','));
+  // Through a broker: one row per shot (run = shot number, from 1).
+  const shots = (kind: string, b: BrokerBenchReport) => b.shots.forEach((s, i) =>
+    rows.push([kind, i + 1, b.publishers * b.framesPerPublisher, s.seconds, '', s.framesPerSecond, '', s.accepted].join(',')));
+  if (r.broker) shots('broker', r.broker);
   const m = r.mosquitto;
-  if (m && !('skipped' in m)) rows.push(['broker-mosquitto', 1, m.frames, m.seconds, '', m.framesPerSecond, '', m.accepted].join(','));
+  if (m && !('skipped' in m)) shots('broker-mosquitto', m);
   return rows.join('\n') + '\n';
 }

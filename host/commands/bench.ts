@@ -48,10 +48,12 @@ function renderVerifier(r: VerifierBenchReport, files: string[]): string {
     const b0 = shown[0];
     out.push('');
     const writes = b0.packetsPerWrite === 1 ? 'one packet a write' : `${b0.packetsPerWrite} packets a write`;
-    out.push(`through the broker: ${b0.publishers} synthetic publishers × ${grouped(b0.framesPerPublisher)} frames (a process of their own, ${writes}), broker on loopback, the registry verifier (as sealmq verify runs it) in its own process`);
-    out.push(table(['BROKER', 'FRAMES', 'ACCEPTED', 'REJECTED', 'SECONDS', 'FRAMES/S END TO END', '÷ IN-PROCESS', 'FRAMES/S AT THE VERIFIER', 'COMMITS'], shown.map((b) => [
+    const shots = b0.shots.length;
+    out.push(`through the broker: ${b0.publishers} synthetic publishers × ${grouped(b0.framesPerPublisher)} frames × ${shots} shot${shots === 1 ? '' : 's'} (a process of their own, ${writes}), broker on loopback, the registry verifier (as sealmq verify runs it) in its own process`);
+    out.push(table(['BROKER', 'FRAMES', 'ACCEPTED', 'REJECTED', 'SECONDS', 'FRAMES/S END TO END', 'SLOWEST–FASTEST SHOT', '÷ IN-PROCESS', 'FRAMES/S AT THE VERIFIER', 'COMMITS'], shown.map((b) => [
       b.broker, grouped(b.frames), grouped(b.accepted), b.rejected ? `${grouped(b.rejected)} ${JSON.stringify(b.byReason)}` : '0', b.seconds.toFixed(2),
-      grouped(b.framesPerSecond), b.ratioToInProcess.toFixed(3), grouped(b.verifierFramesPerSecond), grouped(b.commits)])));
+      grouped(b.framesPerSecond), `${grouped(b.framesPerSecondRange.min)}–${grouped(b.framesPerSecondRange.max)}`, b.ratioToInProcess.toFixed(3), grouped(b.verifierFramesPerSecond), grouped(b.commits)])));
+    if (shots > 1) out.push(`frames/s through the broker: the median of ${shots} shots; each shot's figures in the JSON (shots)`);
     out.push(table(['CPU µs PER FRAME', 'BROKER', 'VERIFIER', 'PUBLISHERS'], shown.map((b) => [
       b.broker, b.cpuUsPerFrame.broker === null ? '–' : b.cpuUsPerFrame.broker.toFixed(1), b.cpuUsPerFrame.verifier.toFixed(1), b.cpuUsPerFrame.publishers.toFixed(1)])));
     out.push(table(['VERIFIER PROCESS', ...shown.flatMap((b) => [`${b.broker}: BEFORE`, 'PEAK', 'AFTER'])], [
@@ -72,13 +74,14 @@ function registerVerifier(bench: Command): void {
     .option('--runs <n>', 'measured repetitions (the figures are their medians)', intOption('runs', 1, 1000), 9)
     .option('--through-broker', 'then the same verifier in service: synthetic publishers → embedded broker → the registry verifier in its own process (frames/s end to end, its memory)')
     .option('--publishers <n>', 'with --through-broker: synthetic publishing devices (default: --devices)', intOption('publishers', 1, 5000))
-    .option('--publisher-frames <n>', 'with --through-broker: frames each publisher sends', intOption('publisher-frames', 1, 100_000), 50)
+    .option('--publisher-frames <n>', 'with --through-broker: frames each publisher sends a shot', intOption('publisher-frames', 1, 100_000), 50)
+    .option('--shots <n>', 'with --through-broker: shots, back to back (the figures are their medians, with the slowest and fastest)', intOption('shots', 1, 100), 5)
     .option('--packets-per-write <n>', 'with --through-broker: PUBLISH packets each publisher writes to its socket at once (1: one TCP segment a reading, as a board sends; more: a device or gateway flushing a backlog, which costs the load generator and the broker fewer syscalls)', intOption('packets-per-write', 1, 1000), 1)
     .option('--brokers <list>', 'with --through-broker: embedded, mosquitto, or both (Mosquitto: the OS package with the config --emit-mosquitto writes; skipped with the reason when it is not installed)', 'embedded,mosquitto')
     .option('--out <dir>', 'directory for verifier.json, verifier.csv and verifier.svg', 'bench-out')
     .option('--json', 'one JSON object on stdout instead of a table')
     .addHelpText('after', '\nFigures are medians of wall-clock frames/s on one thread. The CPU column is process CPU time (the GC\nthreads included): less exposed to other load on a shared machine, but not a one-core figure.\nMethod and figures: docs/VERIFIER-PERF.md.')
-    .action(async (o: { frames: number; devices: number; runs: number; out: string; json?: boolean; throughBroker?: boolean; publishers?: number; publisherFrames: number; packetsPerWrite: number; brokers: string }) => {
+    .action(async (o: { frames: number; devices: number; runs: number; out: string; json?: boolean; throughBroker?: boolean; publishers?: number; publisherFrames: number; shots: number; packetsPerWrite: number; brokers: string }) => {
       const brokers = o.brokers.split(',').map((b) => b.trim());
       if (!brokers.length || brokers.some((b) => b !== 'embedded' && b !== 'mosquitto')) throw usageError(`--brokers: ${JSON.stringify(o.brokers)}: give embedded, mosquitto or embedded,mosquitto`);
       const bar = progress(!o.json, 'bench verifier');
@@ -87,7 +90,7 @@ function registerVerifier(bench: Command): void {
         r = runVerifierBench({ frames: o.frames, devices: o.devices, runs: o.runs, onProgress: (label, done, total) => bar.update(label, done, total) });
         if (o.throughBroker) {
           const run = async (broker: BenchBroker) => {
-            const b = await runBrokerBench({ broker, publishers: o.publishers ?? o.devices, framesPerPublisher: o.publisherFrames, packetsPerWrite: o.packetsPerWrite, onProgress: (label, done, total) => bar.update(`${broker}: ${label}`, done, total) });
+            const b = await runBrokerBench({ broker, publishers: o.publishers ?? o.devices, framesPerPublisher: o.publisherFrames, shots: o.shots, packetsPerWrite: o.packetsPerWrite, onProgress: (label, done, total) => bar.update(`${broker}: ${label}`, done, total) });
             return { ...b, ratioToInProcess: Math.round((b.framesPerSecond / r.framesPerSecond) * 1000) / 1000 };
           };
           if (brokers.includes('embedded')) r.broker = await run('embedded');
