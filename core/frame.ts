@@ -45,7 +45,7 @@ export function deriveKeys(p: CorePrimitives, root: Uint8Array, deviceId: string
   };
 }
 
-/** The 7-byte header. */
+/** The 7-byte header. (A Uint8Array keeps the low 8 bits of what is stored: no masks, fewer steps on Espruino.) */
 export function encodeHeader(direction: string, epoch: number, counter: number): Uint8Array {
   if (!(counter >= 1 && counter <= MAX_COUNTER && counter === Math.floor(counter))) throw new Error('counter must be 1..2^32-1');
   if (!(epoch >= 0 && epoch <= 255 && epoch === Math.floor(epoch))) throw new Error('epoch must be 0..255');
@@ -53,33 +53,54 @@ export function encodeHeader(direction: string, epoch: number, counter: number):
   h[0] = FRAME_VERSION;
   h[1] = directionBit(direction);
   h[2] = epoch;
-  h[3] = (counter >>> 24) & 255;
-  h[4] = (counter >>> 16) & 255;
-  h[5] = (counter >>> 8) & 255;
-  h[6] = counter & 255;
+  h[3] = counter >>> 24;
+  h[4] = counter >>> 16;
+  h[5] = counter >>> 8;
+  h[6] = counter;
   return h;
 }
 
-/** IV = AES-128-ECB(K_iv, header ‖ 9 zero bytes): unique per (key, counter), unpredictable (SP 800-38A App. C). */
+/** The all-zero IV of frameIv's one-block CBC call (no primitive writes to its iv argument). */
+const ZERO_IV = new Uint8Array(16);
+
+/**
+ * IV = AES-128-ECB(K_iv, header ‖ 9 zero bytes): unique per (key, counter), unpredictable (SP 800-38A App. C).
+ * header: the frame's 7 header bytes.
+ */
 export function frameIv(p: CorePrimitives, ivKey: Uint8Array, header: Uint8Array): Uint8Array {
   const block = new Uint8Array(16);
-  block.set(header.subarray(0, HEADER_LEN), 0);
-  return p.cbcEncrypt(ivKey, new Uint8Array(16), block);
+  block.set(header);
+  return p.cbcEncrypt(ivKey, ZERO_IV, block);
 }
 
-/** M = header ‖ len(id) ‖ id ‖ len(channel) ‖ channel ‖ ciphertext, built in one allocation (each
- * interpreted statement costs on Espruino: this is on every seal and open). */
+// The bytes len(id) ‖ id ‖ len(channel) ‖ channel of the last macInput call: a board seals for one device id
+// and channel, so its id is not copied char by char into every frame's MAC input.
+let midId = '';
+let midChannel = '';
+let mid = new Uint8Array([0, 0]);
+
+/**
+ * M = header ‖ len(id) ‖ id ‖ len(channel) ‖ channel ‖ ciphertext, built in one allocation. Each interpreted
+ * statement costs on Espruino, and this runs on every seal and open: see docs/FIRMWARE.md "The seal's cost".
+ */
 export function macInput(header: Uint8Array, deviceId: string, channel: string, ciphertext: Uint8Array): Uint8Array {
-  const n = deviceId.length;
-  const c = channel.length;
-  if (n > 255 || c > 255) throw new Error('device id or channel too long');
-  const m = new Uint8Array(HEADER_LEN + 2 + n + c + ciphertext.length);
-  m.set(header.subarray(0, HEADER_LEN), 0);
-  m[HEADER_LEN] = n;
-  for (let i = 0; i < n; i++) m[HEADER_LEN + 1 + i] = deviceId.charCodeAt(i);
-  m[HEADER_LEN + 1 + n] = c;
-  for (let i = 0; i < c; i++) m[HEADER_LEN + 2 + n + i] = channel.charCodeAt(i);
-  m.set(ciphertext, HEADER_LEN + 2 + n + c);
+  if (deviceId !== midId || channel !== midChannel) {
+    const n = deviceId.length;
+    const c = channel.length;
+    if (n > 255 || c > 255) throw new Error('device id or channel too long');
+    const b = new Uint8Array(2 + n + c);
+    b[0] = n;
+    for (let i = 0; i < n; i++) b[1 + i] = deviceId.charCodeAt(i);
+    b[1 + n] = c;
+    for (let i = 0; i < c; i++) b[2 + n + i] = channel.charCodeAt(i);
+    mid = b;
+    midId = deviceId;
+    midChannel = channel;
+  }
+  const m = new Uint8Array(HEADER_LEN + mid.length + ciphertext.length);
+  m.set(header);
+  m.set(mid, HEADER_LEN);
+  m.set(ciphertext, HEADER_LEN + mid.length);
   return m;
 }
 
@@ -96,7 +117,7 @@ export function seal(p: CorePrimitives, keys: FrameKeys, deviceId: string, chann
   const ct = p.cbcEncrypt(keys.enc, iv, pad16(plaintext));
   const tag = frameTag(p, keys.mac, macInput(header, deviceId, channel, ct));
   const out = new Uint8Array(HEADER_LEN + ct.length + TAG_LEN);
-  out.set(header, 0);
+  out.set(header);
   out.set(ct, HEADER_LEN);
   out.set(tag, HEADER_LEN + ct.length);
   return out;

@@ -18,22 +18,26 @@ export const makeSuite = (aes: RawCbc, sha256: Hash): CorePrimitives => {
     if (!r || r.byteLength !== n) throw new Error('aes');
     return new Uint8Array(r);
   };
+  // The last key's inner pad, and the outer hash's input (opad ‖ inner hash) with its opad already in place.
   let key: Uint8Array | undefined;
-  let pads: Uint8Array;
+  let ipad: Uint8Array;
+  let outer: Uint8Array;
   const hmacSha256 = (k: Uint8Array, m: Uint8Array) => {
     if (k !== key) {
       const kk = k.length > 64 ? sha256(k) : k;
-      pads = new Uint8Array(128);
-      for (let i = 0; i < 128; i++) pads[i] = kk[i & 63] ^ (i < 64 ? 0x36 : 0x5c);
+      ipad = new Uint8Array(64);
+      outer = new Uint8Array(96);
+      for (let i = 0; i < 64; i++) {
+        ipad[i] = kk[i] ^ 0x36;
+        outer[i] = kk[i] ^ 0x5c;
+      }
       key = k;
     }
     const a = new Uint8Array(64 + m.length);
-    const b = new Uint8Array(96);
-    a.set(pads.subarray(0, 64), 0);
+    a.set(ipad);
     a.set(m, 64);
-    b.set(pads.subarray(64), 0);
-    b.set(sha256(a), 64);
-    return sha256(b);
+    outer.set(sha256(a), 64);
+    return sha256(outer);
   };
   return { sha256: sha256, cbcEncrypt: cbc(false), cbcDecrypt: cbc(true), hmacSha256: hmacSha256 };
 };

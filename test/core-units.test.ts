@@ -151,3 +151,15 @@ test('seal/open: random round trip over sizes, epochs and counters', (t) => {
     t.is(r.epoch, epoch);
   }
 });
+
+test('macInput: header ‖ len(id) ‖ id ‖ len(channel) ‖ channel ‖ ciphertext, whichever id and channel came before (the last pair\'s bytes are kept)', (t) => {
+  const header = fromHex('01000200000007');
+  const ct = new Uint8Array(randomBytes(32));
+  const ref = (id: string, ch: string) => concat([header, new Uint8Array([id.length]), utf8Encode(id), new Uint8Array([ch.length]), utf8Encode(ch), ct]);
+  // Same id, other channel; other id, same channel; an id that is a prefix of another; back to the first.
+  const calls: [string, string][] = [['node-01', 'up'], ['node-01', 'up'], ['node-01', 'down'], ['node-02', 'down'], ['node-0', 'down'], ['node-01', 'up'], ['a', 'up'], ['node-01', 'up']];
+  for (const [id, ch] of calls) t.is(toHex(macInput(header, id, ch, ct)), toHex(ref(id, ch)), `${id}/${ch}`);
+  t.throws(() => macInput(header, 'x'.repeat(256), 'up', ct), { message: /too long/ });
+  // The refused id is not kept: the next call with the last good pair is still right.
+  t.is(toHex(macInput(header, 'node-01', 'up', ct)), toHex(ref('node-01', 'up')));
+});

@@ -72,6 +72,13 @@ for (const [name, P] of suites) {
       t.is(utf8Decode(r.plaintext!), v.plaintext_utf8);
     });
   }
+  test(`[${name}] the suite's HMAC-SHA256 (the last key's pads kept) on RFC 4231, keys changing from call to call and back, keys over 64 bytes`, (t) => {
+    // Twice over, so each vector's key comes back after others: a kept pad must never outlive its key.
+    for (const v of [...ka.hmac_sha256, ...ka.hmac_sha256]) {
+      t.is(toHex(P.hmacSha256!(fromHex(v.key), fromHex(v.message))).slice(0, v.mac.length), v.mac, v.name);
+    }
+    t.true(ka.hmac_sha256.some((v: { key: string }) => v.key.length > 128), 'a key longer than the block');
+  });
   test(`[${name}] the primitive contract: wrong key/IV/data lengths throw, never return junk`, (t) => {
     const k = new Uint8Array(16);
     for (const [key, iv, d] of [[new Uint8Array(15), k, k], [k, new Uint8Array(8), k], [k, k, new Uint8Array(0)], [k, k, new Uint8Array(17)]]) {
