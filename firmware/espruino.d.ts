@@ -61,6 +61,8 @@ interface EspruinoE extends EspruinoEmitter {
   CRC32(data: any): number;
   reboot(): void;
   getSizeOf(v: any, depth?: number): number;
+  /** Moves variables down into free space (a garbage collection first); absent on SAVE_ON_FLASH builds. */
+  defrag?: () => void;
 }
 
 interface EspruinoMemory {

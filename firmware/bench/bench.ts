@@ -83,6 +83,7 @@ const measure = (op: string, impl: string, size: number | null, f: () => any) =>
   // so what allocation finds does not depend on whether the board collected while idle between ops (which
   // follows the host's clock, even under QEMU -icount).
   process.memory(true);
+  if (E.defrag) E.defrag();
   for (let i = 0; i < B.reps; i++) {
     if (SYSTICK) sysTickAlign(once * inner);
     t0 = getTime();
