@@ -3,8 +3,8 @@
 // TOTP login, with frames opened by the host's core. Skipped when no Espruino binary is around.
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
@@ -134,6 +134,49 @@ maybe('timers on Espruino: an interval keeps its phase when its calls come late 
     t.true(Math.max(...late) < 100, `calls late by ${late.map((x) => x.toFixed(0)).join(', ')} ms`);
   } finally {
     e.kill();
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+/** CPU time (user + system, seconds) the process has used, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(v[11]) + Number(v[12])) / 100; // utime, stime: fields 14 and 15, in clock ticks (USER_HZ 100)
+}
+
+maybe('Espruino\'s Linux build sleeps while its socket is idle (recipe patch linux/0003), and still reads what arrives on it', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'sealmq-idle-'));
+  const got: Buffer[] = [];
+  let peer: Socket | undefined;
+  const server = createServer((s) => {
+    peer = s;
+    s.on('data', (d) => got.push(d));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const e = new EspruinoStdio(BIN!, cwd);
+  try {
+    await e.line(`var s = require("net").connect({host: "127.0.0.1", port: ${port}}, function() { print("CONNECTED"); }); s.on("data", function(d) { print("GOT " + d); });`);
+    await e.wait(/CONNECTED/);
+    // Unpatched, the interpreter spun while the socket was open (~85 % of a core); asleep, a few %.
+    const c0 = cpuSeconds(e.p.pid!);
+    const w0 = performance.now();
+    await sleep(2000);
+    const share = (cpuSeconds(e.p.pid!) - c0) / ((performance.now() - w0) / 1000);
+    t.log(`CPU while idle with a socket open: ${(share * 100).toFixed(1)} % of a core`);
+    t.true(share < 0.4, `${(share * 100).toFixed(0)} % of a core while idle`);
+    // Asleep, it still reads the socket and writes to it.
+    peer!.write('ping');
+    await e.wait(/GOT ping/, 5000);
+    await e.line('s.write("pong")');
+    const end = Date.now() + 5000;
+    while (!Buffer.concat(got).toString().includes('pong') && Date.now() < end) await sleep(20);
+    t.regex(Buffer.concat(got).toString(), /pong/);
+  } finally {
+    e.kill();
+    peer?.destroy();
+    server.close();
     rmSync(cwd, { recursive: true, force: true });
   }
 });
