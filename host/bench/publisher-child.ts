@@ -78,12 +78,12 @@ process.once('message', (start: PublisherStart) => {
         return publishPacket(topic, f);
       });
       const bytes = Buffer.concat(packets);
-      const ends: number[] = [];
-      packets.reduce((at, p) => (ends.push(at + p.length), at + p.length), 0);
-      const end = (i: number) => (i === 0 ? 0 : ends[i - 1]);
+      // at[i]: where packet i starts in bytes (at[all]: the end).
+      const at = [0];
+      for (const p of packets) at.push(at[at.length - 1] + p.length);
       const chunks = Array.from({ length: start.shots }, (_, s) => Array.from({ length: writes }, (_, w) => {
         const from = s * per + w * batch;
-        return bytes.subarray(end(from), end(Math.min(from + batch, (s + 1) * per)));
+        return bytes.subarray(at[from], at[Math.min(from + batch, (s + 1) * per)]);
       }));
       return { ...d, chunks };
     });
