@@ -18,6 +18,9 @@ test.serial('sealmq demo --board emulated-uart: 2 boards through gateways, every
   t.true(s.commandRoundTrip);
   t.true(boardLines.some((l) => /node-01: gateway: session \d+ connected to the broker/.test(l)), boardLines.join('\n'));
   t.true(boardLines.some((l) => /node-02: gateway: session \d+ connected to the broker/.test(l)));
+  // Every board's clock was read over its console before the latencies were taken (and then corrected).
+  t.deepEqual(s.clocks?.map((c) => c.board), ['node-01', 'node-02']);
+  for (const c of s.clocks!) t.true(Number.isFinite(c.offsetMs) && c.rttMs > 0, JSON.stringify(c));
 });
 
 /** A TCP relay in front of the broker whose connections can be cut (a broker that drops its clients). */
