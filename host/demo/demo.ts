@@ -87,6 +87,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     let clocks: DemoSummary['clocks'];
     try {
       clocks = (await pipe.syncClocks(5)).map((c) => ({ board: c.board, offsetMs: c.offsetMs, rttMs: c.rttMs }));
+      // Readings verified before the correction carried the offset: the latencies start from here.
+      latencies.length = 0;
     } catch (e) {
       o.onEvent?.({ type: 'phase', text: `clocks not aligned (${(e as Error).message}): latencies include each board's clock offset` });
     }
